@@ -1,0 +1,169 @@
+"""`univs-bench` command line: thin subcommands over the library.
+
+Every subcommand imports what it needs inside its handler, so `univs-bench --help` and
+`univs-bench evaluate` start without torch or mmengine models. Errors that name bad input
+(:class:`univs_bench.errors.InputError`) become one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import __version__
+from .errors import InputError
+
+_COMMANDS: dict[str, tuple] = {}
+
+
+def command(name: str, help: str):
+    """Register ``fn(args)`` as subcommand ``name``; ``fn.configure(parser)`` adds its options."""
+    def deco(fn):
+        _COMMANDS[name] = (fn, help)
+        return fn
+    return deco
+
+
+# --------------------------------------------------------------------------- version / list
+@command("version", "print the univs-bench version")
+def cmd_version(args):
+    print(__version__)
+    return 0
+
+
+def _configure_list(p):
+    p.add_argument("what", choices=["benchmarks", "models", "metrics", "tasks"])
+
+
+@command("list", "list benchmarks, models, metrics or tasks")
+def cmd_list(args):
+    from tabulate import tabulate
+
+    from .benchmarks import BENCHMARKS, TASKS
+    if args.what == "benchmarks":
+        rows = [(b.name, b.title, b.task, b.headline, "public" if b.gt_public else "server-only")
+                for b in BENCHMARKS.values()]
+        print(tabulate(rows, headers=["benchmark", "title", "task", "headline", "val GT"]))
+    elif args.what == "tasks":
+        print(tabulate(sorted(TASKS.items()), headers=["task", "description"]))
+    elif args.what == "metrics":
+        rows = []
+        for b in BENCHMARKS.values():
+            if b.task_metrics:
+                rows += [(f"{b.name} --task {t}", " ".join(m)) for t, m in b.task_metrics.items()]
+            else:
+                rows.append((b.name, " ".join(b.metrics)))
+        print(tabulate(rows, headers=["benchmark", "metrics"]))
+    elif args.what == "models":
+        from .registry import list_models
+        names = list_models()
+        print("\n".join(names) if names else "(no models registered)")
+    return 0
+
+
+cmd_list.configure = _configure_list
+
+
+# --------------------------------------------------------------------------- synth
+def _configure_synth(p):
+    p.add_argument("--out", required=True, help="output folder; one sub-folder per benchmark")
+    p.add_argument("--benchmarks", nargs="+", default=None, help="subset (default: all twelve)")
+    p.add_argument("--videos", type=int, default=None, help="videos per benchmark")
+    p.add_argument("--frames", type=int, default=None, help="frames per video")
+    p.add_argument("--size", default=None, help="frame size HxW, e.g. 96x160")
+    p.add_argument("--seed", type=int, default=0)
+
+
+@command("synth", "write the synthetic suite in every benchmark's official layout")
+def cmd_synth(args):
+    from .synthetic import SynthConfig, write_suite
+    kw = {}
+    if args.videos is not None:
+        kw["videos"] = args.videos
+    if args.frames is not None:
+        kw["frames"] = args.frames
+    if args.size:
+        try:
+            h, w = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            raise InputError(f"--size {args.size!r}: expected HxW such as 96x160") from None
+        kw["size"] = (h, w)
+    cfg = SynthConfig(seed=args.seed, **kw)
+    written = write_suite(args.out, benchmarks=args.benchmarks, cfg=cfg)
+    for name, path in written.items():
+        print(f"{name:12s} {path}")
+    return 0
+
+
+cmd_synth.configure = _configure_synth
+
+
+# --------------------------------------------------------------------------- evaluate
+def _configure_evaluate(p):
+    p.add_argument("benchmark")
+    p.add_argument("--gt", required=True, help="ground truth (file or folder, see CONTRACT.md)")
+    p.add_argument("--pred", required=True, help="predictions in the official format")
+    p.add_argument("--out", default=None, help="write metrics, per-video numbers and provenance")
+    p.add_argument("--workers", type=int, default=1, help="processes over videos")
+    p.add_argument("--task", default=None, help="sub-task (BURST: class_guided, exemplar_guided, open_world)")
+    p.add_argument("--split", default=None, help="split file overriding the default (DAVIS, VSPW, VIPSeg)")
+    p.add_argument("--resolution", default=None, help="DAVIS Annotations sub-folder (default 480p)")
+    p.add_argument("--seen", default=None, help="YouTube-VOS: file of seen category names")
+
+
+@command("evaluate", "score official-format predictions against GT")
+def cmd_evaluate(args):
+    from .evaluators.api import evaluate, format_table, write_result_json
+    options = {k: getattr(args, k) for k in ("split", "resolution", "seen") if getattr(args, k)}
+    t0 = time.perf_counter()
+    result = evaluate(args.benchmark, args.gt, args.pred, workers=args.workers,
+                      task=args.task, options=options)
+    seconds = time.perf_counter() - t0
+    print(format_table(args.benchmark, result, task=args.task))
+    if args.out:
+        write_result_json(args.out, args.benchmark, args.task, args.gt, args.pred, result, seconds)
+    return 0
+
+
+cmd_evaluate.configure = _configure_evaluate
+
+
+# --------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="univs-bench",
+        description="Benchmark and evaluation suite for unified video segmentation.")
+    p.add_argument("--version", action="version", version=f"univs-bench {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (fn, help_) in _COMMANDS.items():
+        sp = sub.add_parser(name, help=help_, description=help_)
+        conf = getattr(fn, "configure", None)
+        if conf is not None:
+            conf(sp)
+        sp.set_defaults(_handler=fn)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_handler", None) is None:
+        parser.print_help()
+        return 1
+    t0 = time.time()
+    try:
+        rc = args._handler(args)
+    except InputError as e:
+        print(f"univs-bench {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"univs-bench {args.command}: error: file not found: {e.filename or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"univs-bench {args.command}: interrupted after {time.time() - t0:.1f}s", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

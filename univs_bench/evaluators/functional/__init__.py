@@ -1,0 +1,1 @@
+"""Pure numpy per-video kernels: (gt, pred) arrays in, small statistics out."""

@@ -1,0 +1,37 @@
+"""MMEngine child registries of univs-bench (scope ``univs_bench``).
+
+Each registry names the modules where its members live (``locations``), so that
+``MODELS.build(dict(type='UniVS', ...))`` imports them on first use and nothing heavy is
+imported when this module is.
+"""
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import Registry
+
+SCOPE = "univs_bench"
+
+MODELS = Registry("model", parent=MMENGINE_MODELS, scope=SCOPE,
+                  locations=["univs_bench.models"])
+DATASETS = Registry("dataset", parent=MMENGINE_DATASETS, scope=SCOPE,
+                    locations=["univs_bench.datasets"])
+DATA_SAMPLERS = Registry("data sampler", parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE,
+                         locations=["univs_bench.datasets"])
+TRANSFORMS = Registry("transform", parent=MMENGINE_TRANSFORMS, scope=SCOPE,
+                      locations=["univs_bench.datasets.transforms"])
+METRICS = Registry("metric", parent=MMENGINE_METRICS, scope=SCOPE,
+                   locations=["univs_bench.evaluators.metrics"])
+HOOKS = Registry("hook", parent=MMENGINE_HOOKS, scope=SCOPE,
+                 locations=["univs_bench.engine"])
+# Not MMEngine kinds: our own catalogs, no parent.
+CONVERTERS = Registry("converter", scope=SCOPE, locations=["univs_bench.data_converters"])
+BENCHMARK_MODELS = Registry("benchmark model", scope=SCOPE, locations=["univs_bench.models.zoo"])
+
+
+def list_models() -> list[str]:
+    """Names usable as ``univs-bench run --model NAME``."""
+    BENCHMARK_MODELS.import_from_location()
+    return sorted(BENCHMARK_MODELS.module_dict)
