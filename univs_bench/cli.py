@@ -128,6 +128,94 @@ def cmd_evaluate(args):
 cmd_evaluate.configure = _configure_evaluate
 
 
+# --------------------------------------------------------------------------- convert
+def _configure_convert(p):
+    p.add_argument("dataset", help="converter name: davis, mose, ytvos, ytvis, ovis, vspw, vipseg, burst, "
+                                   "refytvos, refdavis, viposeg")
+    p.add_argument("--root", required=True, help="the dataset's official raw layout")
+    p.add_argument("--split", required=True)
+    p.add_argument("--out", required=True, help="MMEngine annotation file {metainfo, data_list}")
+    p.add_argument("--skip-bad", action="store_true", help="skip (and list) malformed videos")
+    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V",
+                   help="converter options, e.g. unsupervised=True resolution=Full-Resolution")
+
+
+@command("convert", "convert an official dataset layout to the unified schema")
+def cmd_convert(args):
+    from .registry import CONVERTERS
+    CONVERTERS.import_from_location()
+    if CONVERTERS.get(args.dataset) is None:
+        raise InputError(f"unknown dataset {args.dataset!r}; choose from {', '.join(sorted(CONVERTERS.module_dict))}")
+    conv = CONVERTERS.build(dict(type=args.dataset, **parse_cfg_options(args.cfg_options)))
+    report = conv.convert(args.root, args.split, args.out, skip_bad=args.skip_bad)
+    print(report.summary())
+    for vid, why in report.skipped:
+        print(f"skipped {vid}: {why}")
+    return 0
+
+
+cmd_convert.configure = _configure_convert
+
+
+# --------------------------------------------------------------------------- run
+def _configure_run(p):
+    p.add_argument("--model", required=True, help="a name from `univs-bench list models`")
+    p.add_argument("--tasks", default="all", help="all, or a comma list of vis,vss,vps,vos,refvos,pvos")
+    p.add_argument("--benchmarks", nargs="+", default=None, help="subset of the tasks' benchmarks")
+    p.add_argument("--data-root", default=None, help="folder with one official raw layout per benchmark; "
+                                                     "default: the built-in synthetic suite")
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--work-dir", default="work_dirs")
+    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V", help="model options")
+    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    p.add_argument("--synth-videos", type=int, default=None, help="synthetic suite: videos per split")
+    p.add_argument("--synth-frames", type=int, default=None, help="synthetic suite: frames per video")
+
+
+@command("run", "run a model over benchmarks: predict, write official files, score (resumable)")
+def cmd_run(args):
+    from .benchmarks import benchmarks_for_tasks, get_benchmark
+    from .runner import Runner, dist_info, init_launcher, summary_table
+    benches = benchmarks_for_tasks(args.tasks)
+    if args.benchmarks:
+        wanted = [get_benchmark(b) for b in args.benchmarks]
+        benches = [b for b in wanted if b in benches] if args.tasks != "all" else wanted
+    model_cfg = parse_cfg_options(args.cfg_options)
+    if args.checkpoint:
+        model_cfg["checkpoint"] = args.checkpoint
+    synth_cfg = None
+    if args.synth_videos or args.synth_frames:
+        from .synthetic import SynthConfig
+        kw = {k: v for k, v in (("videos", args.synth_videos), ("frames", args.synth_frames)) if v}
+        synth_cfg = SynthConfig(**kw)
+    init_launcher(args.launcher)
+    runner = Runner(args.model, work_dir=args.work_dir, data_root=args.data_root, model_cfg=model_cfg,
+                    synth_cfg=synth_cfg)
+    results = runner.run(benches)
+    if dist_info()[0] == 0:
+        print(summary_table(results))
+        print(f"results: {runner.work_dir / args.model}/<benchmark>/metrics.json")
+    return 0
+
+
+cmd_run.configure = _configure_run
+
+
+def parse_cfg_options(items: list[str]) -> dict:
+    """``["a=1", "b=x", "c=[1,2]"]`` -> ``{"a": 1, "b": "x", "c": [1, 2]}`` (Python literals, else str)."""
+    import ast
+    out = {}
+    for it in items or []:
+        if "=" not in it:
+            raise InputError(f"--cfg-options {it!r}: expected KEY=VALUE")
+        k, v = it.split("=", 1)
+        try:
+            out[k] = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            out[k] = v
+    return out
+
+
 # --------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(

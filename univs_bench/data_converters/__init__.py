@@ -5,3 +5,27 @@ One module per dataset family; importing this package registers every converter 
 """
 from .base import BaseConverter, BaseWriter, ConvertReport, MaskResolver  # noqa: F401
 from . import vos  # noqa: F401
+
+# --------------------------------------------------------------------------- per-benchmark wiring
+# benchmark -> how `univs-bench run` reads its raw root and writes its submission. Paths are
+# relative to the benchmark's root (``--data-root/<benchmark>`` or the synthetic suite).
+WRITERS = {"palette": vos.PaletteWriter}
+
+
+def bench_data(name: str):
+    """The :class:`univs_bench.runner.BenchData` of benchmark ``name``."""
+    from ..runner import BenchData
+    table = {
+        "davis17": BenchData(("davis", {}), "val", ".", ("palette", {"frames": "all"})),
+        "mose": BenchData(("mose", {}), "valid_full", "valid_full", ("palette", {"zip_root": "Annotations"})),
+        "ytvos18": BenchData(("ytvos", {}), "valid_full", "valid_full", ("palette", {"zip_root": "Annotations"})),
+    }
+    if name not in table:
+        from ..errors import InputError
+        raise InputError(f"{name}: no converter/writer wiring yet for `univs-bench run`")
+    return table[name]
+
+
+def build_writer(spec):
+    name, kw = spec.writer
+    return WRITERS[name](**kw)

@@ -152,7 +152,25 @@ class BaseWriter:
         raise NotImplementedError
 
     def close(self) -> Path:
+        """Finish the submission; returns what a user uploads (folder, json or zip)."""
         return self.out
+
+    def eval_target(self) -> Path:
+        """What `univs-bench evaluate --pred` takes for this submission (after ``close``)."""
+        return self.out
+
+    def _marker(self, video_id: str) -> Path:
+        # beside the submission folder, so that evaluators never see it as a video
+        return self.out.with_name(self.out.name + ".done") / video_id
+
+    def is_done(self, video_id: str) -> bool:
+        """Whether ``video_id`` was completely written by an earlier (possibly killed) run."""
+        return self._marker(video_id).exists()
+
+    def mark_done(self, video_id: str) -> None:
+        m = self._marker(video_id)
+        m.parent.mkdir(parents=True, exist_ok=True)
+        m.touch()
 
     def write_all(self, preds: Iterable[VideoAnnotation], out: str | os.PathLike,
                   meta: DatasetMeta | None = None) -> Path:
