@@ -201,6 +201,47 @@ def cmd_run(args):
 cmd_run.configure = _configure_run
 
 
+# --------------------------------------------------------------------------- report / visualize
+def _configure_report(p):
+    p.add_argument("--table", default="2", help="1, 2 or 3 (the UniVS paper's tables), or 'ablation'")
+    p.add_argument("--results", default=None, help="work dir of `univs-bench run` (WORK/<model>/<benchmark>/)")
+    p.add_argument("--format", default="md", choices=["md", "latex", "html", "csv"])
+    p.add_argument("--out", default=None, help="write to this file instead of printing")
+    p.add_argument("--ci", action="store_true", help="bootstrap 95%% intervals (and paired tests in ablations)")
+
+
+@command("report", "leaderboards: the paper's tables with this suite's measured rows")
+def cmd_report(args):
+    from .report.commands import report_command
+    return report_command(args.table, args.results, args.format, args.out, args.ci)
+
+
+cmd_report.configure = _configure_report
+
+
+def _configure_visualize(p):
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--plot", default="strip", choices=["strip", "bars", "radar"])
+    p.add_argument("--gt", default=None, help="strip: folder of GT label PNGs (<video>/<frame>.png)")
+    p.add_argument("--pred", default=None, help="strip: folder of predicted label PNGs")
+    p.add_argument("--video", default=None)
+    p.add_argument("--frames", default=None, help="strip: comma list of frame names")
+    p.add_argument("--max-frames", type=int, default=6)
+    p.add_argument("--table", default="2")
+    p.add_argument("--results", default=None)
+
+
+@command("visualize", "plots: a frame strip of one video (prediction vs GT), bars or radar of results")
+def cmd_visualize(args):
+    from .report.commands import visualize_command
+    return visualize_command(args.out, gt=args.gt, pred=args.pred, video=args.video, frames=args.frames,
+                             max_frames=args.max_frames, plot=args.plot, table=args.table,
+                             results=args.results)
+
+
+cmd_visualize.configure = _configure_visualize
+
+
 def parse_cfg_options(items: list[str]) -> dict:
     """``["a=1", "b=x", "c=[1,2]"]`` -> ``{"a": 1, "b": "x", "c": [1, 2]}`` (Python literals, else str)."""
     import ast

@@ -1,0 +1,278 @@
+"""Leaderboards, tables, statistics, plots and the HTML report (univs_bench.report)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from univs_bench.errors import InputError
+from univs_bench.report import NOT_CAPABLE, NOT_REPORTED
+from univs_bench.report.commands import report_command, visualize_command
+from univs_bench.report.leaderboard import (
+    Column,
+    Leaderboard,
+    Row,
+    load_results,
+    load_table,
+    merge_measured,
+)
+from univs_bench.report.stats import (
+    bootstrap_ci,
+    bootstrap_metric,
+    paired_test,
+    paired_test_values,
+    video_statistics,
+)
+from univs_bench.report.tables import best_cells, render, rows_by_name
+
+# Cells checked by hand against Table 2 of the UniVS paper (official repo image
+# imgs/unified_results_cvpr.png): (method, backbone, column key) -> printed value.
+KNOWN = {
+    ("UniVS", "ResNet50", "ytvis19/AP"): 47.4,
+    ("UniVS", "ResNet50", "vspw/mVC8"): 88.5,
+    ("UniVS", "ResNet50", "viposeg/G"): 60.2,
+    ("UniVS", "SwinL", "vspw/mVC8"): 92.3,
+    ("UniVS", "SwinL", "vipseg/STQ"): 58.2,
+    ("UniVS", "SwinL", "davis17/J&F"): 76.2,
+    ("UniVS", "SwinB", "refytvos/J&F"): 57.4,
+    ("TarVIS", "SwinL", "davis17/J&F"): 85.2,
+    ("DVIS-off", "SwinL", "ovis/AP"): 49.9,
+    ("UNINEXT", "ResNet50", "ytvis19/AP"): 53.0,
+    ("UniRef", "SwinL", "ytvos18/G"): 82.6,
+    ("Tube-Link", "ResNet50", "vspw/mIoU"): 42.3,
+    ("UNINEXT", "ResNet50", "ytvis21/AP"): NOT_REPORTED,
+    ("UniRef", "SwinL", "ytvis19/AP"): NOT_CAPABLE,
+    ("TarVIS", "ResNet50", "ytvos18/G"): NOT_REPORTED,
+    ("VideoK-Net", "ResNet50", "vipseg/STQ"): NOT_CAPABLE,
+    ("VideoK-Net", "ResNet50", "viposeg/G"): "",  # left empty in the paper
+}
+
+
+def _cell(board, method, backbone, key):
+    (row,) = rows_by_name(board, method, backbone)
+    return row.values[key]
+
+
+def test_table2_known_cells_and_flags():
+    board = load_table(2)
+    assert len(board.rows) == 20 and len(board.columns) == 12
+    for (m, bb, key), want in KNOWN.items():
+        assert _cell(board, m, bb, key) == want, (m, bb, key)
+    (univs,) = rows_by_name(board, "UniVS", "ResNet50")
+    assert univs.meta["Joint Training"] is True and univs.meta["Universal"] is True
+    (tarvis,) = rows_by_name(board, "TarVIS", "SwinL")
+    assert tarvis.meta["Joint Training"] is True and tarvis.meta["Universal"] is False
+    assert all(r.source.get("table") == "UniVS (CVPR 2024) Table 2" for r in board.rows)
+    assert [r.grey for r in board.rows].count(True) == 2
+
+
+def test_table2_best_marks_reproduce_paper_bold():
+    board = load_table(2)
+    ours = best_cells(board, "group")
+    paper = {(i, k) for i, r in enumerate(board.rows) for k in r.paper_bold}
+    assert ours == paper
+
+
+def test_table2_rendering_all_formats():
+    board = load_table(2)
+    md = render(board, "md")
+    line = next(x for x in md.splitlines() if x.startswith("| UniVS | SwinL "))
+    assert "**92.3**" in line and "**58.2**" in line and "| 60.0 |" in line
+    line = next(x for x in md.splitlines() if x.startswith("| UniRef | SwinL "))
+    assert "| ✓ | ✗ |" + " - |" * 7 + " * | **82.6** |" in line and "**67.4**" in line
+    assert "| VIS |" in md and "**YT19 mAP**" in md  # two-level header
+    tex = render(board, "latex")
+    assert r"\multicolumn{3}{c}{VIS}" in tex and r"\textbf{85.2}" in tex
+    assert "A-R50$\\times$64" in tex
+    html = render(board, "html")
+    assert '<th colspan="3" class="task">VIS</th>' in html and "<b>68.6</b>" in html
+    csv = render(board, "csv").splitlines()
+    assert csv[0].split(",")[4:7] == ["VIS"] * 3 and csv[2].startswith("Method,Backbone")
+    univs = next(x for x in csv if x.startswith("UniVS,SwinL,"))
+    assert univs.split(",")[4:16] == ["60.0", "57.9", "41.7", "59.8", "92.3", "49.3", "58.2",
+                                      "76.2", "71.5", "59.4", "58.0", "68.6"]
+    uniref = next(x for x in csv if x.startswith("UniRef,ResNet50,"))
+    assert uniref.split(",")[4:16] == ["-"] * 7 + ["*", "81.4", "63.5", "60.6", "*"]
+
+
+def test_missing_tables_say_so():
+    for t in (1, 3):
+        board = load_table(t)
+        assert board.status == "missing" and not board.rows
+        assert "Not available" in render(board, "md")
+    with pytest.raises(InputError):
+        load_table(7)
+
+
+def _toy() -> Leaderboard:
+    cols = [Column("a/x", "vos", "A", "x", "a", "x"), Column("b/J_decay", "vos", "B", "J_decay",
+                                                             "b", "J_decay")]
+    rows = [Row({"Method": "m1"}, {"a/x": 50.04, "b/J_decay": 3.0}, group="g1"),
+            Row({"Method": "m2"}, {"a/x": 50.0, "b/J_decay": NOT_REPORTED}, group="g1"),
+            Row({"Method": "m3"}, {"a/x": 99.0, "b/J_decay": 1.0}, group="g1", grey=True),
+            Row({"Method": "m4"}, {"a/x": 10.0, "b/J_decay": NOT_CAPABLE}, group="g2")]
+    return Leaderboard(table="toy", title="toy", columns=cols, rows=rows, meta_columns=["Method"])
+
+
+def test_best_marking_toy_table():
+    board = _toy()
+    # ties at the printed precision are all marked; grey rows never; decay: lower is better
+    assert best_cells(board, "group") == {(0, "a/x"), (1, "a/x"), (0, "b/J_decay"), (3, "a/x")}
+    assert best_cells(board, "table") == {(0, "a/x"), (1, "a/x"), (0, "b/J_decay")}
+    md = render(board, "md")
+    assert "| m1 | **50.0** | **3.0** |" in md and "| m4 | **10.0** | - |" in md
+    assert "| m3 † | _99.0_ | _1.0_ |" in md and "| m2 | **50.0** | * |" in md
+
+
+def test_bootstrap_ci_contains_mean_and_is_deterministic():
+    vals = [61.0, 72.5, 55.0, 80.0, 67.5, 70.0, 58.0, 75.0, None, float("nan")]
+    a = bootstrap_ci(vals, seed=3)
+    b = bootstrap_ci(vals, seed=3)
+    mean = float(np.mean([v for v in vals[:8]]))
+    assert a.n == 8 and a.estimate == pytest.approx(mean)
+    assert a.low < mean < a.high and (a.low, a.high) == (b.low, b.high)
+    assert (bootstrap_ci(vals, seed=4).low, bootstrap_ci(vals, seed=4).high) != (a.low, a.high)
+    assert min(vals[:8]) <= a.low and a.high <= max(vals[:8])
+    one = bootstrap_ci([42.0])
+    assert one.low == one.high == 42.0
+
+
+def test_paired_tests():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(40, 80, size=30)
+    better = base + rng.uniform(3, 6, size=30)
+    for method in ("bootstrap", "permutation"):
+        r = paired_test_values(better, base, method=method, n_boot=999, seed=1)
+        assert r.delta > 3 and r.p_value <= 0.002 and r.low > 0
+        same = paired_test_values(base, base, method=method, n_boot=999, seed=1)
+        assert same.delta == 0 and same.p_value == 1.0
+        noisy = paired_test_values(base + rng.normal(0, 1, 30), base, method=method, seed=2)
+        assert noisy.p_value > 0.01
+    with pytest.raises(InputError):
+        paired_test_values([1.0, 2.0], [1.0], method="bootstrap")
+
+
+def _davis_doc(per_object: dict[str, list[tuple[float, float]]]) -> dict:
+    """A davis17 metrics.json whose per_video holds per-object J and F (fractions)."""
+    js = [j for v in per_object.values() for j, _ in v]
+    fs = [f for v in per_object.values() for _, f in v]
+    jf = 100 * (np.mean(js) + np.mean(fs)) / 2
+    return {"benchmark": "davis17", "task": None,
+            "metrics": {"J&F": jf, "J_mean": 100 * np.mean(js), "F_mean": 100 * np.mean(fs)},
+            "per_video": {v: {"J_mean": [j for j, _ in o], "F_mean": [f for _, f in o]}
+                          for v, o in per_object.items()}}
+
+
+def test_metric_bootstrap_exact_and_approximate():
+    doc = _davis_doc({"a": [(0.8, 0.9), (0.6, 0.7)], "b": [(0.5, 0.4)], "c": [(0.9, 0.95)],
+                      "d": [(0.7, 0.6), (0.2, 0.3), (0.4, 0.5)]})
+    vs = video_statistics(doc)
+    assert vs.decomposable and vs.scale == 100.0  # fractions per object, percent metrics
+    ci = bootstrap_metric(doc, seed=0)
+    assert ci.exact and ci.estimate == pytest.approx(doc["metrics"]["J&F"])
+    assert ci.low <= ci.estimate <= ci.high
+    # only a per-video number: a mean over videos, flagged approximate
+    doc2 = {"benchmark": "vipseg", "metrics": {"VPQ": 40.0},
+            "per_video": {"v1": {"VPQ": 30.0}, "v2": {"VPQ": 50.0}, "v3": {"VPQ": 45.0}}}
+    assert not bootstrap_metric(doc2, seed=0).exact
+    # VIS: no per-video AP, the best-IoU proxy is used and said to be one
+    doc3 = {"benchmark": "ytvis19", "metrics": {"AP": 50.0},
+            "per_video": {"1": {"n_gt": 2, "n_pred": 3, "best_iou": {"10": 0.5, "11": 0.7}},
+                          "2": {"n_gt": 1, "n_pred": 0, "best_iou": {"12": 0.0}}}}
+    r = bootstrap_metric(doc3, seed=0)
+    assert not r.exact and "proxy" in r.quantity
+    with pytest.raises(InputError, match="per_video"):
+        bootstrap_metric({"benchmark": "mose", "metrics": {"J&F": 1.0}, "per_video": {}})
+    # a paired test on two metrics.json of the same videos
+    worse = _davis_doc({"a": [(0.7, 0.8), (0.5, 0.6)], "b": [(0.4, 0.3)], "c": [(0.8, 0.85)],
+                        "d": [(0.6, 0.5), (0.1, 0.2), (0.3, 0.4)]})
+    p = paired_test(doc, worse, method="permutation", seed=0)
+    # 4 videos: 2 of the 16 swap patterns are as extreme as the observed difference
+    assert p.delta == pytest.approx(10.0) and p.exact and p.p_value == pytest.approx(2 / 16, abs=0.03)
+    assert paired_test(doc, worse, method="bootstrap", seed=0).p_value < 0.01
+
+
+def _write(path, doc):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+
+
+@pytest.fixture
+def work_dir(tmp_path):
+    wd = tmp_path / "work"
+    a = _davis_doc({"a": [(0.8, 0.9)], "b": [(0.5, 0.4)], "c": [(0.9, 0.95)], "d": [(0.7, 0.6)]})
+    a["model"] = {"name": "copy-first-frame", "backbone": "none", "joint_training": False,
+                  "universal": False, "variant": {"memory": False}, "baseline": True}
+    _write(wd / "copy" / "davis17" / "metrics.json", a)
+    b = _davis_doc({"a": [(0.9, 0.9)], "b": [(0.6, 0.6)], "c": [(0.95, 0.95)], "d": [(0.8, 0.7)]})
+    b["model"] = {"name": "tracker", "variant": {"memory": True}}
+    _write(wd / "tracker" / "davis17" / "metrics.json", b)
+    mose = dict(b, benchmark="mose")
+    _write(wd / "tracker" / "mose" / "metrics.json", mose)
+    (wd / "tracker" / "vspw").mkdir()  # a run in progress: no metrics.json yet
+    return wd
+
+
+def test_merge_measured_rows(work_dir):
+    board = merge_measured(load_table(2), str(work_dir), ci=True)
+    assert board.columns[-1].key == "mose/J&F"  # a measured benchmark not in the paper
+    assert board.rows[0].values["mose/J&F"] == NOT_REPORTED
+    (copy,) = rows_by_name(board, "copy-first-frame")
+    (tracker,) = rows_by_name(board, "tracker")
+    assert copy.measured and copy.values["davis17/J&F"] == pytest.approx((72.5 + 71.25) / 2)
+    assert copy.values["mose/J&F"] == NOT_REPORTED and copy.values["ytvis19/AP"] == NOT_REPORTED
+    assert tracker.values["mose/J&F"] == pytest.approx(tracker.values["davis17/J&F"])
+    assert copy.notes["davis17/J&F"].startswith("[") and not copy.notes["davis17/J&F"].endswith("~")
+    md = render(board, "md")
+    assert "*univs-bench (measured)*" in md and "| copy-first-frame | none | ✗ | ✗ |" in md
+    # measured rows have their own group: the paper's bold is unchanged
+    assert "**85.2**" in md
+
+
+def test_ablation_table(work_dir):
+    from univs_bench.report.ablation import ablation_table
+    board = ablation_table(str(work_dir), test=True, method="permutation")
+    assert board.meta_columns == ["Variant", "memory"]
+    (tr,) = [r for r in board.rows if r.meta["Variant"] == "tracker"]
+    assert tr.notes["davis17/J&F"].startswith("(+") and "p=" in tr.notes["davis17/J&F"]
+    md = render(board, "md")
+    assert "| tracker | ✓ |" in md and "| copy-first-frame | ✗ |" in md
+
+
+def test_bad_results_name_the_file(tmp_path):
+    bad = tmp_path / "w" / "m" / "davis17" / "metrics.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="davis17/metrics.json"):
+        load_results(tmp_path / "w")
+    with pytest.raises(InputError, match="no such folder"):
+        load_results(tmp_path / "nowhere")
+
+
+def test_plots_html_and_commands(work_dir, tmp_path):
+    from univs_bench.io.png import write_palette_png
+    from univs_bench.report.plots import is_png
+    out = tmp_path / "out"
+    for fmt in ("md", "latex", "csv", "html"):
+        assert report_command("2", str(work_dir), fmt, str(out / f"t2.{fmt}"), ci=False) == 0
+    page = (out / "t2.html").read_text()
+    assert '<table class="leaderboard"' in page and "<b>92.3</b>" in page
+    assert page.count('src="data:image/png;base64,') == 2 and "copy-first-frame" in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+    assert "92.3" in (out / "t2.md").read_text()
+    assert report_command("ablation", str(work_dir), "md", str(out / "abl.md"), ci=True) == 0
+    for plot in ("bars", "radar"):
+        visualize_command(str(out / f"{plot}.png"), plot=plot, table="2", results=str(work_dir))
+        assert is_png(out / f"{plot}.png")
+    # a frame strip from a DAVIS-like layout: 3 frames of 8x8
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for t in range(3):
+        g = np.zeros((8, 8), np.uint8)
+        g[2:6, t:t + 3] = 1
+        write_palette_png(gt / "Annotations" / "480p" / "seq" / f"{t:05d}.png", g)
+        write_palette_png(pred / "seq" / f"{t:05d}.png", np.roll(g, 1, axis=0))
+    visualize_command(str(out / "strip.png"), gt=str(gt), pred=str(pred), video="seq")
+    assert is_png(out / "strip.png")
+    with pytest.raises(InputError, match="seqx"):
+        visualize_command(str(out / "x.png"), gt=str(gt), pred=str(pred), video="seqx")
