@@ -76,7 +76,16 @@ class DatasetMeta:
     split: str
     categories: list[Category] = field(default_factory=list)
     root: Optional[str] = None  # png references are relative to this folder
+    # extra["images"]: frame path template relative to root, e.g. "JPEGImages/{video}/{frame}.jpg"
     extra: dict = field(default_factory=dict)
+
+    def image_path(self, video_id: str, frame: str) -> str:
+        """Path of a frame's image (needs ``extra['images']`` and ``root``)."""
+        import os
+        tpl = self.extra.get("images")
+        if not tpl:
+            raise InputError(f"dataset {self.dataset!r}: metainfo does not say where frame images are")
+        return os.path.join(self.root or "", tpl.format(video=video_id, frame=frame))
 
     def validate(self) -> list[str]:
         problems, seen = [], set()

@@ -98,7 +98,8 @@ class DAVISConverter(BaseConverter):
 
     def metainfo(self, root, split):
         return DatasetMeta(dataset="davis17", task=self.task, split=split, root=str(root),
-                           extra={"annotations": f"{self.ann}/{self.resolution}"})
+                           extra={"annotations": f"{self.ann}/{self.resolution}",
+                                  "images": f"JPEGImages/{self.resolution}/{{video}}/{{frame}}.jpg"})
 
     def convert_video(self, root, split, video_id):
         root = Path(root)
@@ -124,7 +125,8 @@ class MOSEConverter(BaseConverter):
 
     def metainfo(self, root, split):
         return DatasetMeta(dataset=self.dataset, task=self.task, split=split,
-                           root=str(_split_root(root, split)))
+                           root=str(_split_root(root, split)),
+                           extra={"images": "JPEGImages/{video}/{frame}.jpg"})
 
     def convert_video(self, root, split, video_id):
         base = _split_root(root, split)
@@ -172,7 +174,8 @@ class YouTubeVOSConverter(BaseConverter):
         cats = [Category(i + 1, n, split=None if seen is None else ("seen" if n in seen else "unseen"))
                 for i, n in enumerate(names)]
         return DatasetMeta(dataset="ytvos18", task=self.task, split=split, categories=cats,
-                           root=str(_split_root(root, split)))
+                           root=str(_split_root(root, split)),
+                           extra={"images": "JPEGImages/{video}/{frame}.jpg"})
 
     def convert_video(self, root, split, video_id):
         base = _split_root(root, split)
