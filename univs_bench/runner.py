@@ -36,7 +36,8 @@ from .schema import AnnotationFile, VideoAnnotation
 class BenchData:
     """Where a benchmark's data lives under its root and how to read and write it.
 
-    ``converter``/``writer`` are registered names with kwargs; ``split`` is the split converted
+    ``converter``/``writer`` are registered names with kwargs; ``data`` is the converter's
+    root under the benchmark folder; ``split`` is the split converted
     for inference; ``gt`` is the path (relative to the root) that `univs-bench evaluate --gt`
     takes, or None when the GT is server-only and no local copy exists.
     """
@@ -45,6 +46,7 @@ class BenchData:
     split: str
     gt: str | None
     writer: tuple[str, dict]
+    data: str = "."  # the converter's root, relative to the benchmark's root
     options: dict = field(default_factory=dict)
 
 
@@ -121,16 +123,17 @@ class Runner:
     def annotations(self, bench: Benchmark, spec: BenchData, root: Path) -> AnnotationFile:
         """The converted split, cached in the work dir keyed by the raw data's location."""
         from .registry import CONVERTERS
-        key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]
+        key = hashlib.sha256(str((root / spec.data).resolve()).encode()).hexdigest()[:10]
         cache = self.work_dir / "_data" / f"{bench.name}_{spec.split}_{key}.json"
         rank, _ = dist_info()
         if not cache.exists() and rank == 0:
             name, kw = spec.converter
             CONVERTERS.import_from_location()
             conv = CONVERTERS.build(dict(type=name, **kw))
-            rep = conv.convert(str(root), spec.split, str(cache), progress=self.progress)
+            rep = conv.convert(str(root / spec.data), spec.split, str(cache), progress=self.progress)
             print(f"[{bench.name}] converted {rep.summary()}", file=sys.stderr)
         barrier()
+        self._ann_sha256 = _hash_file(cache)
         return AnnotationFile.load(str(cache))
 
     # ------------------------------------------------------------------ one benchmark
@@ -215,8 +218,7 @@ class Runner:
         if ckpt and os.path.isfile(ckpt):
             prov["checkpoint_sha256"] = _hash_file(Path(ckpt))
         if ann is not None:
-            prov["data_sha256"] = hashlib.sha256(
-                json.dumps([v.video.id for v in ann.data_list]).encode()).hexdigest()
+            prov["data_sha256"] = self._ann_sha256  # of the converted annotation file
         if "torch" in sys.modules:
             import torch
             prov["torch"] = torch.__version__

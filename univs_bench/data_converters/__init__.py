@@ -16,7 +16,7 @@ def bench_data(name: str):
     """The :class:`univs_bench.runner.BenchData` of benchmark ``name``."""
     from ..runner import BenchData
     table = {
-        "davis17": BenchData(("davis", {}), "val", ".", ("palette", {"frames": "all"})),
+        "davis17": BenchData(("davis", {}), "val", "DAVIS", ("palette", {}), data="DAVIS"),
         "mose": BenchData(("mose", {}), "valid_full", "valid_full", ("palette", {"zip_root": "Annotations"})),
         "ytvos18": BenchData(("ytvos", {}), "valid_full", "valid_full", ("palette", {"zip_root": "Annotations"})),
     }
