@@ -242,6 +242,25 @@ def cmd_visualize(args):
 cmd_visualize.configure = _configure_visualize
 
 
+# --------------------------------------------------------------------------- checkpoints
+def _configure_convert_checkpoint(p):
+    p.add_argument("src", help="official UniVS checkpoint (detectron2 .pth/.pkl, weights under 'model')")
+    p.add_argument("dst", help="converted state dict for univs-bench")
+    p.add_argument("--no-ema", action="store_true", help="ignore stage-3 EMA copies (backbone_t./sem_seg_head_t.)")
+
+
+@command("convert-checkpoint", "convert an official UniVS checkpoint; reports renamed and dropped keys")
+def cmd_convert_checkpoint(args):
+    from .models.univs.checkpoint import convert_checkpoint_file
+    report = convert_checkpoint_file(args.src, args.dst, use_ema=not args.no_ema)
+    for k, v in report.items():
+        print(f"{k}: {v}")
+    return 0
+
+
+cmd_convert_checkpoint.configure = _configure_convert_checkpoint
+
+
 def parse_cfg_options(items: list[str]) -> dict:
     """``["a=1", "b=x", "c=[1,2]"]`` -> ``{"a": 1, "b": "x", "c": [1, 2]}`` (Python literals, else str)."""
     import ast

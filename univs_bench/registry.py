@@ -15,7 +15,7 @@ from mmengine.registry import Registry
 SCOPE = "univs_bench"
 
 MODELS = Registry("model", parent=MMENGINE_MODELS, scope=SCOPE,
-                  locations=["univs_bench.models"])
+                  locations=["univs_bench.models.univs"])
 DATASETS = Registry("dataset", parent=MMENGINE_DATASETS, scope=SCOPE,
                     locations=["univs_bench.datasets"])
 DATA_SAMPLERS = Registry("data sampler", parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE,
