@@ -12,7 +12,9 @@ Shipped here:
   VOS and PVOS it uses only the prompt (an honest lower bound). For VIS, VSS, VPS and RefVOS,
   which have no mask prompt, it reads the first annotated mask of every GT track (an oracle
   initialisation, flagged ``uses_gt``): it measures how much the scene moves.
-- ``gt``: the ground truth itself (``uses_gt``), to check that a pipeline scores perfectly.
+- ``gt``: the ground truth itself (``uses_gt``), to check that a pipeline scores perfectly;
+  ``gt_shifted`` (one frame late) and ``gt_swapped`` (identities rotated half-way) show how
+  each metric reacts to lag and to identity switches.
 - ``results``: replays a folder of official-format predictions (any competitor's outputs);
   the runner scores the files directly, with no model in the loop.
 """
@@ -60,6 +62,40 @@ class GroundTruthModel(VideoModel):
         for t in out.tracks:
             t.score = 1.0
             t.prompt_id = t.prompt_id or str(t.id)
+        return out
+
+
+@BENCHMARK_MODELS.register_module("gt_shifted")
+class ShiftedGT(VideoModel):
+    """The GT one frame late: frame t predicts the GT of frame t-1 (a lagging tracker)."""
+
+    uses_gt = True
+
+    def predict_video(self, item, meta, bench):
+        out = GroundTruthModel().predict_video(item, meta, bench)
+        for t in out.tracks:
+            t.masks = [t.masks[0]] + t.masks[:-1]
+        return out
+
+
+@BENCHMARK_MODELS.register_module("gt_swapped")
+class SwappedGT(VideoModel):
+    """The GT with identities rotated among tracks from the middle frame on (an ID switch).
+
+    Masks and categories stay correct per frame, so the drop measures how strictly a benchmark
+    scores temporal association.
+    """
+
+    uses_gt = True
+
+    def predict_video(self, item, meta, bench):
+        out = GroundTruthModel().predict_video(item, meta, bench)
+        ts = out.tracks
+        if len(ts) > 1:
+            mid = item.video.num_frames // 2
+            late = [t.masks[mid:] for t in ts]
+            for i, t in enumerate(ts):
+                t.masks = t.masks[:mid] + late[(i + 1) % len(ts)]
         return out
 
 
