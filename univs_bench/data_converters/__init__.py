@@ -4,12 +4,13 @@ One module per dataset family; importing this package registers every converter 
 ``univs_bench.registry.CONVERTERS``.
 """
 from .base import BaseConverter, BaseWriter, ConvertReport, MaskResolver  # noqa: F401
-from . import vos  # noqa: F401
+from . import burst, pvos, refvos, vos  # noqa: F401
 
 # --------------------------------------------------------------------------- per-benchmark wiring
 # benchmark -> how `univs-bench run` reads its raw root and writes its submission. Paths are
 # relative to the benchmark's root (``--data-root/<benchmark>`` or the synthetic suite).
-WRITERS = {"palette": vos.PaletteWriter}
+WRITERS = {"palette": vos.PaletteWriter, "refytvos": refvos.RefYouTubeVOSWriter,
+           "refdavis": refvos.RefDAVISWriter, "burst": burst.BURSTWriter}
 
 
 def bench_data(name: str):
@@ -19,6 +20,10 @@ def bench_data(name: str):
         "davis17": BenchData(("davis", {}), "val", "DAVIS", ("palette", {}), data="DAVIS"),
         "mose": BenchData(("mose", {}), "valid_full", "valid_full", ("palette", {"zip_root": "Annotations"})),
         "ytvos18": BenchData(("ytvos", {}), "valid_full", "valid_full", ("palette", {"zip_root": "Annotations"})),
+        "refytvos": BenchData(("refytvos", {}), "valid_full", "valid_full", ("refytvos", {})),
+        "refdavis17": BenchData(("refdavis", {}), "val", "DAVIS", ("refdavis", {})),
+        "burst": BenchData(("burst", {}), "val", "annotations/val", ("burst", {"split": "val"})),
+        "viposeg": BenchData(("viposeg", {}), "valid", "valid", ("palette", {"frames": "annotated"})),
     }
     if name not in table:
         from ..errors import InputError

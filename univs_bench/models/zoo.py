@@ -58,11 +58,25 @@ class GroundTruthModel(VideoModel):
 
     def predict_video(self, item, meta, bench):
         out = copy.deepcopy(item)
-        out.prompts = []
         for t in out.tracks:
             t.score = 1.0
             t.prompt_id = t.prompt_id or str(t.id)
+        if bench.task == "refvos":
+            out.tracks = per_expression(out.tracks, item.prompts)
+        out.prompts = []
         return out
+
+
+def per_expression(tracks: list[Track], prompts) -> list[Track]:
+    """Referring tasks answer each expression: one copy of its target's track per text prompt."""
+    by_id = {t.id: t for t in tracks}
+    out = []
+    for i, p in enumerate(q for q in prompts if q.kind == "text"):
+        if p.target in by_id:
+            t = copy.deepcopy(by_id[p.target])
+            t.id, t.prompt_id = i + 1, p.id
+            out.append(t)
+    return out
 
 
 @BENCHMARK_MODELS.register_module("gt_shifted")
@@ -106,7 +120,10 @@ class FirstFrameCopy(VideoModel):
     uses_gt = True
 
     def predict_video(self, item, meta, bench):
-        prompts = {p.target: p for p in item.prompts if p.kind == "mask" and p.target is not None}
+        prompts = {}
+        for p in item.prompts:  # an object's earliest mask prompt starts it
+            if p.kind == "mask" and p.target is not None and (p.target not in prompts or p.frame < prompts[p.target].frame):
+                prompts[p.target] = p
         tracks = []
         for t in item.tracks:
             if t.iscrowd:
@@ -121,6 +138,8 @@ class FirstFrameCopy(VideoModel):
             masks = [None] * f0 + [m0] * (item.video.num_frames - f0)
             tracks.append(Track(id=t.id, category=t.category, masks=masks, score=1.0,
                                 prompt_id=str(t.id), attributes=dict(t.attributes)))
+        if bench.task == "refvos":
+            tracks = per_expression(tracks, item.prompts)
         return VideoAnnotation(video=copy.deepcopy(item.video), tracks=tracks,
                                label_maps=[], prompts=[])
 
