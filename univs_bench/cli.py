@@ -130,8 +130,8 @@ cmd_evaluate.configure = _configure_evaluate
 
 # --------------------------------------------------------------------------- convert
 def _configure_convert(p):
-    p.add_argument("dataset", help="converter name: davis, mose, ytvos, ytvis, ovis, vspw, vipseg, burst, "
-                                   "refytvos, refdavis, viposeg")
+    p.add_argument("dataset", help="converter name: davis, mose, ytvos, ytvis19, ytvis21, ovis, vspw, vipseg, "
+                                   "burst, refytvos, refdavis, viposeg")
     p.add_argument("--root", required=True, help="the dataset's official raw layout")
     p.add_argument("--split", required=True)
     p.add_argument("--out", required=True, help="MMEngine annotation file {metainfo, data_list}")
@@ -155,6 +155,36 @@ def cmd_convert(args):
 
 
 cmd_convert.configure = _configure_convert
+
+
+# --------------------------------------------------------------------------- split
+def _configure_split(p):
+    p.add_argument("dataset", help="ytvis19, ytvis21, ovis, ytvos, mose or refytvos")
+    p.add_argument("--root", required=True, help="the dataset's official raw layout (with its train split)")
+    p.add_argument("--fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.add_argument("--copy", action="store_true", help="copy frames instead of linking them")
+
+
+@command("split", "hold out a category-balanced dev split of a training set, with full GT, in the official layout")
+def cmd_split(args):
+    if args.dataset in ("ytvis19", "ytvis21", "ovis"):
+        from .data_converters.split import split_dataset
+        summary = split_dataset(args.dataset, args.root, fraction=args.fraction, seed=args.seed,
+                                out=args.out, copy=args.copy)
+    else:
+        try:
+            from .data_converters.split_vos import split_vos_dataset
+        except ImportError:
+            raise InputError(f"split: dataset {args.dataset!r} is not supported") from None
+        summary = split_vos_dataset(args.dataset, args.root, args.fraction, args.seed, args.out)
+    for k, v in summary.items():
+        print(f"{k}: {v}")
+    return 0
+
+
+cmd_split.configure = _configure_split
 
 
 # --------------------------------------------------------------------------- run

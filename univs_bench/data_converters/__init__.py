@@ -4,19 +4,25 @@ One module per dataset family; importing this package registers every converter 
 ``univs_bench.registry.CONVERTERS``.
 """
 from .base import BaseConverter, BaseWriter, ConvertReport, MaskResolver  # noqa: F401
-from . import burst, pvos, refvos, vos  # noqa: F401
+from . import burst, pvos, refvos, vis, vos, vps, vss  # noqa: F401
 
 # --------------------------------------------------------------------------- per-benchmark wiring
 # benchmark -> how `univs-bench run` reads its raw root and writes its submission. Paths are
 # relative to the benchmark's root (``--data-root/<benchmark>`` or the synthetic suite).
 WRITERS = {"palette": vos.PaletteWriter, "refytvos": refvos.RefYouTubeVOSWriter,
-           "refdavis": refvos.RefDAVISWriter, "burst": burst.BURSTWriter}
+           "refdavis": refvos.RefDAVISWriter, "burst": burst.BURSTWriter,
+           "results_json": vis.ResultsJsonWriter, "vspw": vss.VSPWWriter, "vipseg": vps.VIPSegWriter}
 
 
 def bench_data(name: str):
     """The :class:`univs_bench.runner.BenchData` of benchmark ``name``."""
     from ..runner import BenchData
     table = {
+        "ytvis19": BenchData(("ytvis19", {}), "valid_full", "valid_full/valid.json", ("results_json", {})),
+        "ytvis21": BenchData(("ytvis21", {}), "valid_full", "valid_full/instances.json", ("results_json", {})),
+        "ovis": BenchData(("ovis", {}), "valid_full", "valid_full/annotations_valid.json", ("results_json", {})),
+        "vspw": BenchData(("vspw", {}), "val", "VSPW_480p", ("vspw", {}), data="VSPW_480p"),
+        "vipseg": BenchData(("vipseg", {}), "val", "VIPSeg_720P", ("vipseg", {}), data="VIPSeg_720P"),
         "davis17": BenchData(("davis", {}), "val", "DAVIS", ("palette", {}), data="DAVIS"),
         "mose": BenchData(("mose", {}), "valid_full", "valid_full", ("palette", {"zip_root": "Annotations"})),
         "ytvos18": BenchData(("ytvos", {}), "valid_full", "valid_full", ("palette", {"zip_root": "Annotations"})),

@@ -116,10 +116,15 @@ class MaskResolver:
         self._cache: dict[str, np.ndarray] = {}
 
     def label_map(self, rel: str) -> np.ndarray:
+        """Ids of a label PNG: palette/grey/16-bit values, or R + 256 G + 256^2 B for RGB ids."""
         if rel not in self._cache:
             from ..io.png import read_label_png
             path = Path(rel) if self.root is None or os.path.isabs(rel) else self.root / rel
-            self._cache[rel] = read_label_png(path)
+            arr = read_label_png(path, allow_rgb=True)
+            if arr.ndim == 3:
+                from ..io.panoptic import rgb2id
+                arr = rgb2id(arr)
+            self._cache[rel] = arr
         return self._cache[rel]
 
     def decode(self, mask: dict | None, h: int, w: int) -> np.ndarray:

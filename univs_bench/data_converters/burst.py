@@ -78,11 +78,17 @@ class BURSTConverter(BaseConverter):
         annotated = [index[p] for p in ann_paths]
         masks: dict[int, list] = {t: [None] * len(frames) for t in tcat}
         for f, frame_segs in zip(annotated, segs):
+            if not isinstance(frame_segs, dict):
+                raise InputError(f"{where} frame {all_paths[f]}: segmentations must map track ids to objects")
             for tid, d in frame_segs.items():
-                tid = int(tid)
+                try:
+                    tid, counts = int(tid), d["rle"]
+                except (KeyError, TypeError, ValueError):
+                    raise InputError(f"{where} frame {all_paths[f]}: track {tid!r} needs an integer id "
+                                     "and an 'rle'") from None
                 if tid not in masks:
                     raise InputError(f"{where} frame {all_paths[f]}: track {tid} not in track_category_ids")
-                masks[tid][f] = {"size": [h, w], "counts": d["rle"]}
+                masks[tid][f] = {"size": [h, w], "counts": counts}
         tracks = [Track(id=t, category=tcat[t], masks=m) for t, m in sorted(masks.items())]
         prompts = self._exemplars(root, split, video_id, annotated, all_paths, h, w)
         return VideoAnnotation(VideoInfo(video_id, frames, h, w, annotated=annotated), tracks, prompts=prompts)

@@ -77,8 +77,20 @@ class RefYouTubeVOSConverter(BaseConverter):
         ann_dir = Path(root) / split / "Annotations" / video_id
         img_dir = Path(root) / self._image_split(root, split) / "JPEGImages" / video_id
         frames = list(v.get("frames") or video_frames_from_folder(img_dir))
+        if img_dir.is_dir():
+            present = {p.stem for p in img_dir.glob("*.jpg")}
+            absent = [n for n in frames if n not in present]
+            if absent:
+                raise InputError(f"{img_dir / (absent[0] + '.jpg')}: missing, but listed in the frames of "
+                                 f"video {video_id!r}")
         tracks, h, w = [], None, None
         if ann_dir.is_dir():
+            # where masks are given (train, the dev split), every listed frame has one (ReferFormer
+            # opens each frame's PNG)
+            absent = [n for n in frames if not (ann_dir / f"{n}.png").is_file()]
+            if absent:
+                raise InputError(f"{ann_dir / (absent[0] + '.png')}: missing, but listed in the frames "
+                                 f"of video {video_id!r}")
             tracks, (h, w) = _tracks_from_pngs(ann_dir, f"{split}/Annotations/{video_id}", frames, video_id)
         if h is None:
             from PIL import Image
@@ -133,7 +145,8 @@ class RefDAVISConverter(BaseConverter):
                     continue
                 m = _LINE.match(line)
                 if not m:
-                    raise InputError(f"{p}:{n}: expected '<video> <object id> \"<expression>\"'")
+                    raise InputError(f"{p}:{n}: video {line.split()[0]!r}: expected "
+                                     f"'<video> <object id> \"<expression>\"', got {line.strip()!r}")
                 exps.setdefault(m.group(1), []).append((int(m.group(2)), m.group(3)))
             sets.append(exps)
         return sets

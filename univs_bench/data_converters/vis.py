@@ -16,6 +16,8 @@ folder; the json ``video_id`` of each is kept in ``metainfo.extra['video_ids']``
 Masks become compressed RLE inline (the json holds no PNGs). Frame names come from the json, so
 GT-only copies without JPEG folders convert; where the JPEG folder exists every listed frame must
 be in it. The parsed json of a split is held in memory (json datasets cannot be streamed).
+An annotation whose ``video_id`` is not among the videos belongs to no video: it stops the
+conversion even with ``--skip-bad`` (the official scorer would silently drop it).
 """
 from __future__ import annotations
 

@@ -43,8 +43,9 @@ def _tracks_from_pngs(ann_dir: Path, rel_dir: str, frames: list[str], video_id: 
             continue
         arr = read_label_png(ann_dir / f"{name}.png")
         if h is None:
-            h, w = arr.shape[:2]
-        elif arr.shape[:2] != (h, w):
+            # a known size (the full GT's) is checked on every file, so the message names the odd one
+            h, w = size if size is not None else arr.shape[:2]
+        if arr.shape[:2] != (h, w):
             raise InputError(f"{ann_dir / (name + '.png')}: size {arr.shape[1]}x{arr.shape[0]} differs "
                              f"from the video's {w}x{h}")
         for k in np.unique(arr):
@@ -55,8 +56,6 @@ def _tracks_from_pngs(ann_dir: Path, rel_dir: str, frames: list[str], video_id: 
     missing = sorted(present - set(frames))
     if missing:
         raise InputError(f"{ann_dir / (missing[0] + '.png')}: annotation without a frame in video {video_id!r}")
-    if size is not None and (h, w) != size:
-        raise InputError(f"{ann_dir}: annotation size {w}x{h} differs from the frames' {size[1]}x{size[0]}")
     tracks = [Track(id=k, category=(categories or {}).get(k), masks=m) for k, m in sorted(masks.items())]
     return tracks, (h, w)
 
@@ -191,7 +190,11 @@ class YouTubeVOSConverter(BaseConverter):
             raise InputError(f"{ann_dir}: object id {unknown[0]} of video {video_id!r} is not in meta.json")
         listed = sorted({fr for o in vmeta["objects"].values() for fr in o.get("frames", [])})
         index = {n: i for i, n in enumerate(frames)}
-        annotated = sorted(index[n] for n in listed if n in index) or None
+        absent = [n for n in listed if n not in index]
+        if absent:  # the frames come from JPEGImages, or from the PNGs where no images are kept
+            where = img_dir / f"{absent[0]}.jpg" if img_dir.is_dir() else ann_dir / f"{absent[0]}.png"
+            raise InputError(f"{where}: missing, but meta.json lists frame {absent[0]} for video {video_id!r}")
+        annotated = sorted(index[n] for n in listed) or None
         return VideoAnnotation(VideoInfo(video_id, frames, h, w, annotated=annotated), tracks,
                                prompts=_first_mask_prompts(tracks))
 

@@ -15,7 +15,8 @@ Raw form: as the official conversion, a thing track per raw value (track id = th
 stuff track per class (track id = raw class 1..124, all raw values of that class merged); masks
 reference the panomask PNG by raw value (inline RLE in the rare frame where a stuff class has
 several raw values). COCO-video form: track id = segment id, masks reference the RGB PNG by
-segment id (decode with :class:`PanopticMaskResolver`). Each PNG is a label map too
+segment id (decode with :class:`PanopticMaskResolver`: ``base.MaskResolver`` reads palette/grey
+PNGs only). Each PNG is a label map too
 (``vipseg_raw`` / ``panoptic_rgb``).
 """
 from __future__ import annotations
