@@ -15,8 +15,7 @@ Raw form: as the official conversion, a thing track per raw value (track id = th
 stuff track per class (track id = raw class 1..124, all raw values of that class merged); masks
 reference the panomask PNG by raw value (inline RLE in the rare frame where a stuff class has
 several raw values). COCO-video form: track id = segment id, masks reference the RGB PNG by
-segment id (decode with :class:`PanopticMaskResolver`: ``base.MaskResolver`` reads palette/grey
-PNGs only). Each PNG is a label map too
+segment id (``base.MaskResolver`` decodes RGB ids). Each PNG is a label map too
 (``vipseg_raw`` / ``panoptic_rgb``).
 """
 from __future__ import annotations
@@ -33,21 +32,16 @@ from ..io.panoptic import id2rgb, rgb2id
 from ..io.png import read_label_png, write_rgb_png
 from ..registry import CONVERTERS
 from ..schema import Category, DatasetMeta, LabelMap, Track, VideoAnnotation, VideoInfo
-from .base import BaseConverter, BaseWriter, MaskResolver, read_split_file, video_frames_from_folder
+from .base import (
+    BaseConverter,
+    BaseWriter,
+    MaskResolver,
+    read_split_file,
+    video_frames_from_folder,
+)
 
 NUM_CLASSES = 124
 THING_ID_BASE = 1000  # written thing segment ids; stuff ids are category + 1 (1..124)
-
-
-class PanopticMaskResolver(MaskResolver):
-    """A MaskResolver that also decodes RGB panoptic PNGs to segment ids (R + 256 G + 256^2 B)."""
-
-    def label_map(self, rel):
-        if rel not in self._cache:
-            path = Path(rel) if self.root is None or os.path.isabs(rel) else self.root / rel
-            arr = read_label_png(path, allow_rgb=True)
-            self._cache[rel] = rgb2id(arr) if arr.ndim == 3 else arr
-        return self._cache[rel]
 
 
 def vipseg_categories() -> list[Category]:
@@ -298,7 +292,7 @@ class VIPSegWriter(BaseWriter):
         v = pred.video
         cats = meta.categories if meta is not None and meta.categories else vipseg_categories()
         isthing = {c.id: c.isthing for c in cats}
-        resolver = PanopticMaskResolver(self.root or (meta.root if meta else None))
+        resolver = MaskResolver(self.root or (meta.root if meta else None))
         seg_ids, n_things = [], 0
         for t in pred.tracks:
             if t.category not in isthing or not 0 <= t.category < NUM_CLASSES:
