@@ -1,0 +1,347 @@
+"""Semi-supervised VOS: DAVIS 2017 and MOSE (J&F, DAVIS protocol), YouTube-VOS 2018 (G).
+
+DAVIS protocol, as davisvideochallenge/davis2017-evaluation runs it (``davis.py``,
+``evaluation.py``, ``results.py``):
+
+- GT frames are the sorted ``*.png`` of the sequence; the objects are 1..K with K the largest
+  id of frame 0 once 255 (void) is set to 0. Ids above K that appear later are not scored.
+- The first and the last frame are dropped; a sequence needs 3 frames (the official tool
+  crashes on fewer). Void is not used in the semi-supervised task: GT 255 is background.
+- Predictions are read for the evaluated frames only, by GT frame name. An id above K in them
+  makes the official tool abort the whole run: here an InputError naming the file.
+- Per object: J/F mean, recall, decay over its frames (``functional.jf.db_statistics``);
+  dataset numbers are means over all objects of the split, J&F = (J_mean + F_mean) / 2.
+
+YouTube-VOS 2018 (server-only; see ``_ytvos_video``): each object is scored on the annotated
+frames after its first appearance (its reference frame) through the last annotated frame of
+the video, seen/unseen by category name.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .base import EvalResult, map_videos, pct
+from .functional import jf
+
+_DEFAULT_RESOLUTION = "480p"
+
+
+def list_pngs(folder: str | os.PathLike) -> list[str]:
+    """Sorted ``*.png`` names in ``folder`` (the official readers glob and sort)."""
+    try:
+        return sorted(n for n in os.listdir(folder) if n.endswith(".png") and not n.startswith("."))
+    except FileNotFoundError:
+        raise InputError(f"{folder}: folder not found") from None
+
+
+def _png_filter0(path: str | os.PathLike) -> np.ndarray | None:
+    """Decode an 8-bit palette/grey, non-interlaced PNG whose rows all use filter 0 (what PIL
+    writes for palette images) with one inflate; None for any other PNG."""
+    import struct
+    import zlib
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    if depth != 8 or ctype not in (0, 3) or interlace or not w or not h:
+        return None
+    pos, chunks = 8, []
+    while pos + 8 <= len(data):
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            chunks.append(data[pos + 8:pos + 8 + n])
+        elif kind == b"IEND":
+            break
+        pos += 12 + n
+    try:
+        raw = zlib.decompress(b"".join(chunks))
+    except zlib.error:
+        return None
+    if len(raw) != h * (w + 1):
+        return None
+    rows = np.frombuffer(raw, np.uint8).reshape(h, w + 1)
+    if rows[:, 0].any():
+        return None
+    return rows[:, 1:]
+
+
+def read_ids(path: str | os.PathLike) -> np.ndarray:
+    """An HxW id map from a palette/grey PNG; InputError naming the file if unreadable.
+
+    Palette indices / grey values as ``np.array(Image.open(path))`` gives them. Unfiltered
+    8-bit files take a short path; anything else goes through ``io.png.read_label_png``.
+    """
+    arr = _png_filter0(path)
+    if arr is not None:
+        return arr
+    from ..io.png import read_label_png
+    return read_label_png(path)
+
+
+def read_pred(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
+    """A prediction id map that must exist and match the GT size."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: prediction frame missing")
+    arr = read_ids(path)
+    if arr.shape != shape:
+        raise InputError(f"{path}: size {arr.shape[1]}x{arr.shape[0]} differs from GT "
+                         f"{shape[1]}x{shape[0]}")
+    return arr
+
+
+def object_stats(j: np.ndarray, f: np.ndarray) -> dict:
+    """Official per-object statistics of per-frame J and F series."""
+    jm, jr, jd = jf.db_statistics(j)
+    fm, fr, fd = jf.db_statistics(f)
+    return {"J": (jm, jr, jd), "F": (fm, fr, fd), "n": len(j)}
+
+
+def _semi_video(item: tuple[str, str, str]) -> dict:
+    """One sequence, DAVIS semi-supervised protocol: {obj_id: object_stats}."""
+    name, gt_dir, pred_dir = item
+    frames = list_pngs(gt_dir)
+    if not frames:
+        raise InputError(f"{gt_dir}: no GT frames for video {name!r}")
+    first = read_ids(os.path.join(gt_dir, frames[0]))
+    shape = first.shape
+    n_obj = int(np.where(first == 255, 0, first).max(initial=0))
+    evaluated = frames[1:-1]
+    if not evaluated:
+        raise InputError(f"{gt_dir}: video {name!r} has {len(frames)} GT frame(s); the DAVIS "
+                         f"protocol drops the first and last frame and needs at least 3")
+    if not os.path.isdir(pred_dir):
+        raise InputError(f"{pred_dir}: prediction folder of video {name!r} missing")
+    ids = list(range(1, n_obj + 1))
+    radius = jf.boundary_radius(*shape)
+    js = np.empty((len(evaluated), n_obj))
+    fs = np.empty((len(evaluated), n_obj))
+    for t, fr in enumerate(evaluated):
+        gpath = os.path.join(gt_dir, fr)
+        gt = read_ids(gpath)
+        if gt.shape != shape:
+            raise InputError(f"{gpath}: size differs from the first GT frame of {name!r}")
+        if gt.max(initial=0) == 255:
+            gt = np.where(gt == 255, 0, gt).astype(gt.dtype, copy=False)
+        ppath = os.path.join(pred_dir, fr)
+        pred = read_pred(ppath, shape)
+        top = int(pred.max(initial=0))
+        if top > n_obj:
+            raise InputError(f"{ppath}: object id {top} > {n_obj} objects in GT of {name!r} "
+                             f"(the official tool aborts)")
+        js[t], fs[t] = jf.frame_jf(gt, pred, ids, radius)
+    return {str(k): object_stats(js[:, k - 1], fs[:, k - 1]) for k in ids}
+
+
+def aggregate_jf(per_video: dict[str, dict]) -> dict[str, float | None]:
+    """Dataset J&F numbers: means over all objects of all videos (percent)."""
+    objs = [o for v in per_video.values() for o in v.values()]
+    if not objs:
+        return {m: None for m in ("J&F", "J_mean", "J_recall", "J_decay",
+                                  "F_mean", "F_recall", "F_decay")}
+    arr = {k: np.array([o[k] for o in objs], dtype=np.float64) for k in ("J", "F")}
+    jm, fm = arr["J"][:, 0].mean(), arr["F"][:, 0].mean()
+    return {
+        "J&F": pct((jm + fm) / 2.0),
+        "J_mean": pct(jm), "J_recall": pct(arr["J"][:, 1].mean()), "J_decay": pct(arr["J"][:, 2].mean()),
+        "F_mean": pct(fm), "F_recall": pct(arr["F"][:, 1].mean()), "F_decay": pct(arr["F"][:, 2].mean()),
+    }
+
+
+def _per_video_out(per_video: dict[str, dict]) -> dict:
+    return {v: {k: {"J_mean": pct(o["J"][0]), "F_mean": pct(o["F"][0])} for k, o in objs.items()}
+            for v, objs in per_video.items()}
+
+
+def _wrap_note(per_video: dict[str, dict]) -> dict:
+    wraps = sorted(f"{v}/{k}" for v, objs in per_video.items() for k, o in objs.items()
+                   if jf.decay_wraps(o["n"]))
+    if not wraps:
+        return {}
+    return {"note": "J_decay/F_decay computed without the official uint8 wrap of the decay bin "
+                    "edges (> 256 evaluated frames); davis2017-evaluation would differ for: "
+                    + ", ".join(wraps[:20]) + (" ..." if len(wraps) > 20 else "")}
+
+
+def read_split(path: str | os.PathLike) -> list[str]:
+    """Sequence names, one per line (blank lines skipped)."""
+    try:
+        with open(path) as f:
+            names = [ln.strip() for ln in f]
+    except FileNotFoundError:
+        raise InputError(f"{path}: split file not found") from None
+    return [n for n in names if n]
+
+
+def _davis_items(gt: str, pred: str, options: dict) -> list[tuple[str, str, str]]:
+    res = options.get("resolution") or _DEFAULT_RESOLUTION
+    ann = Path(gt) / "Annotations" / res
+    if not ann.is_dir():
+        raise InputError(f"{ann}: DAVIS annotation folder not found")
+    split = options.get("split") or str(Path(gt) / "ImageSets" / "2017" / "val.txt")
+    seqs = read_split(split)
+    if not seqs:
+        raise InputError(f"{split}: no sequences listed")
+    return [(s, str(ann / s), str(Path(pred) / s)) for s in seqs]
+
+
+def _mose_items(gt: str, pred: str) -> list[tuple[str, str, str]]:
+    ann = Path(gt) / "Annotations"
+    if not ann.is_dir():
+        raise InputError(f"{ann}: MOSE annotation folder not found")
+    vids = sorted(p.name for p in ann.iterdir() if p.is_dir())
+    if not vids:
+        raise InputError(f"{ann}: no videos")
+    return [(v, str(ann / v), str(Path(pred) / v)) for v in vids]
+
+
+# --------------------------------------------------------------------------- YouTube-VOS 2018
+
+def read_seen(path: str | os.PathLike | None) -> frozenset[str]:
+    """Seen category names: from a file (names separated by newlines/commas, '#' comments), or
+    the 65 YouTube-VOS training categories by default."""
+    if path is None:
+        from ..metainfo.ytvos import YTVOS18_SEEN
+        return frozenset(YTVOS18_SEEN)
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise InputError(f"{path}: seen-categories file not found") from None
+    names = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0]
+        names.update(n.strip() for n in line.replace(",", " ").split() if n.strip())
+    if not names:
+        raise InputError(f"{path}: no category names")
+    return frozenset(names)
+
+
+def _ytvos_video(item: tuple[str, str, str, dict]) -> dict:
+    """One YouTube-VOS video: {obj_id: {"J": mean, "F": mean, "category": name, "n": frames}}.
+
+    Each object is scored on the GT frames strictly after its reference frame (the first
+    annotated frame where it appears) through the last annotated frame of the video, frames
+    where it is absent included (both empty: J = F = 1). An object that appears only in the
+    last annotated frame has no scored frame and is left out.
+    """
+    name, gt_dir, pred_dir, objects = item
+    frames = list_pngs(gt_dir)
+    if not frames:
+        raise InputError(f"{gt_dir}: no GT frames for video {name!r}")
+    known = sorted(objects)
+    top = max(known, default=0)
+    shape = None
+    radius = 0
+    started: dict[int, int] = {}
+    series: dict[int, tuple[list, list]] = {k: ([], []) for k in known}
+    for t, fr in enumerate(frames):
+        gpath = os.path.join(gt_dir, fr)
+        gt = read_ids(gpath)
+        if shape is None:
+            shape, radius = gt.shape, jf.boundary_radius(*gt.shape)
+        elif gt.shape != shape:
+            raise InputError(f"{gpath}: size differs from the first GT frame of {name!r}")
+        active = [k for k in known if k in started]
+        if active:
+            ppath = os.path.join(pred_dir, fr)
+            pred = read_pred(ppath, shape)
+            pmax = int(pred.max(initial=0))
+            if pmax > top:
+                raise InputError(f"{ppath}: object id {pmax} > {top} objects of video {name!r}")
+            j, f = jf.frame_jf(gt, pred, active, radius)
+            for a, k in enumerate(active):
+                series[k][0].append(j[a])
+                series[k][1].append(f[a])
+        present = np.unique(gt)
+        for v in present.tolist():
+            if v == 0 or v in started:
+                continue
+            if v not in objects:
+                raise InputError(f"{gpath}: object id {v} of video {name!r} not in meta.json")
+            started[v] = t
+    out = {}
+    for k in known:
+        js, fs = series[k]
+        if not js:
+            continue
+        out[str(k)] = {"J": float(np.mean(js)), "F": float(np.mean(fs)),
+                       "category": objects[k], "n": len(js)}
+    return out
+
+
+def _ytvos_items(gt: str, pred: str) -> list[tuple[str, str, str, dict]]:
+    meta_path = Path(gt) / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{meta_path}: not found") from None
+    except ValueError as e:
+        raise InputError(f"{meta_path}: not valid JSON ({e})") from None
+    videos = meta.get("videos") if isinstance(meta, dict) else None
+    if not isinstance(videos, dict) or not videos:
+        raise InputError(f"{meta_path}: no 'videos'")
+    items = []
+    for vid in sorted(videos):
+        objs = (videos[vid] or {}).get("objects") or {}
+        try:
+            cats = {int(k): str(o["category"]) for k, o in objs.items()}
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{meta_path}: video {vid!r} has an object without an integer id "
+                             f"or a category") from None
+        items.append((vid, str(Path(gt) / "Annotations" / vid), str(Path(pred) / vid), cats))
+    return items
+
+
+def aggregate_ytvos(per_video: dict[str, dict], seen: frozenset[str]) -> dict[str, float | None]:
+    """G and J/F over seen and unseen objects (means over objects; empty subset -> None)."""
+    vals = {"seen": ([], []), "unseen": ([], [])}
+    for objs in per_video.values():
+        for o in objs.values():
+            key = "seen" if o["category"] in seen else "unseen"
+            vals[key][0].append(o["J"])
+            vals[key][1].append(o["F"])
+    out = {}
+    for key, (js, fs) in vals.items():
+        out[f"J_{key}"] = float(np.mean(js)) if js else float("nan")
+        out[f"F_{key}"] = float(np.mean(fs)) if fs else float("nan")
+    g = (out["J_seen"] + out["F_seen"] + out["J_unseen"] + out["F_unseen"]) / 4.0
+    res = {"G": pct(g)}
+    res.update({k: pct(v) for k, v in out.items()})
+    return res
+
+
+# --------------------------------------------------------------------------- entry point
+
+def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1, task: str | None = None,
+                   options: dict | None = None) -> EvalResult:
+    """Score ``davis17``, ``mose`` or ``ytvos18`` predictions (layouts in CONTRACT.md)."""
+    options = dict(options or {})
+    if benchmark in ("davis17", "mose"):
+        items = _davis_items(gt, pred, options) if benchmark == "davis17" else _mose_items(gt, pred)
+        results = map_videos(_semi_video, items, workers, desc=benchmark)
+        per_video = {it[0]: r for it, r in zip(items, results)}
+        return EvalResult(metrics=aggregate_jf(per_video), per_video=_per_video_out(per_video),
+                          extra=_wrap_note(per_video))
+    if benchmark == "ytvos18":
+        seen = read_seen(options.get("seen"))
+        items = _ytvos_items(gt, pred)
+        for vid, gdir, pdir, _ in items:
+            if not os.path.isdir(gdir):
+                raise InputError(f"{gdir}: GT folder of video {vid!r} missing")
+        results = map_videos(_ytvos_video, items, workers, desc=benchmark)
+        per_video = {it[0]: r for it, r in zip(items, results)}
+        out = {v: {k: {"J_mean": pct(o["J"]), "F_mean": pct(o["F"]), "category": o["category"],
+                       "seen": o["category"] in seen} for k, o in objs.items()}
+               for v, objs in per_video.items()}
+        return EvalResult(metrics=aggregate_ytvos(per_video, seen), per_video=out)
+    raise InputError(f"univs_bench.evaluators.vos does not score {benchmark!r}")
