@@ -159,7 +159,7 @@ cmd_convert.configure = _configure_convert
 
 # --------------------------------------------------------------------------- split
 def _configure_split(p):
-    p.add_argument("dataset", help="ytvis19, ytvis21, ovis, ytvos, mose or refytvos")
+    p.add_argument("dataset", help="ytvis19, ytvis21, ovis, ytvos (ytvos18), mose or refytvos")
     p.add_argument("--root", required=True, help="the dataset's official raw layout (with its train split)")
     p.add_argument("--fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
@@ -178,7 +178,8 @@ def cmd_split(args):
             from .data_converters.split_vos import split_vos_dataset
         except ImportError:
             raise InputError(f"split: dataset {args.dataset!r} is not supported") from None
-        summary = split_vos_dataset(args.dataset, args.root, args.fraction, args.seed, args.out)
+        name = {"ytvos18": "ytvos"}.get(args.dataset, args.dataset)
+        summary = split_vos_dataset(name, args.root, args.fraction, args.seed, args.out, copy=args.copy)
     for k, v in summary.items():
         print(f"{k}: {v}")
     return 0
