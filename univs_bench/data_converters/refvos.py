@@ -122,6 +122,7 @@ class RefDAVISConverter(BaseConverter):
 
     def __init__(self, resolution: str = "480p"):
         self._davis = DAVISConverter(resolution=resolution, unsupervised=True)
+        self._expr_cache: dict[str, list[dict]] = {}
 
     @staticmethod
     def _davis_root(root) -> Path:
@@ -129,6 +130,11 @@ class RefDAVISConverter(BaseConverter):
         return r / "DAVIS" if (r / "DAVIS").is_dir() else r
 
     def _expressions(self, root) -> list[dict]:
+        if str(root) not in self._expr_cache:  # the four files serve every video: read them once
+            self._expr_cache[str(root)] = self._read_expressions(root)
+        return self._expr_cache[str(root)]
+
+    def _read_expressions(self, root) -> list[dict]:
         r = Path(root)
         folder = next((d for d in (r / "davis_text_annotations", self._davis_root(root) / "davis_text_annotations")
                        if d.is_dir()), None)

@@ -240,6 +240,36 @@ class UniVS(BaseModel):
         return self.sem_seg_head.predictor(multi_scale, mask_features, t, task=task,
                                            prompts=prompts, frame_indices=frame_indices)
 
+    _PREDICT_TASKS = {"detection": "vis", "sot": "vos", "grounding": "refvos"}
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor, data_samples: list[dict]) -> list[dict]:
+        """Streaming inference (``inference.StreamingInference``) over each preprocessed video.
+
+        A data sample may give ``inference_task`` (vis, vss, vps, vos, pvos, refvos; default
+        from ``task``), ``inference_cfg`` (an ``InferenceConfig``), ``ori_shape`` (output
+        size), VOS ``objects`` / RefVOS ``expressions`` / VPS ``thing_classes`` /
+        ``class_subset`` as ``inference.VideoInput`` takes them. Returns one result dict per
+        video (``targets``, ``segments``, ``semantic``).
+        """
+        from .inference import InferenceConfig, StreamingInference, VideoInput
+        samples = data_samples
+        text = None
+        if self.text_prompt_encoder is not None:
+            text = self.text_prompt_encoder.encode
+        results = []
+        for video, s in zip(inputs, samples):
+            task = s.get("inference_task") or self._PREDICT_TASKS.get(s.get("task", "detection"), "vis")
+            h, w = s.get("image_size", tuple(video.shape[-2:]))
+            oh, ow = s.get("ori_shape", (h, w))
+            vin = VideoInput(int(oh), int(ow), video.shape[0], load=lambda f, v=video: v[f],
+                             objects=list(s.get("objects", [])), expressions=list(s.get("expressions", [])),
+                             thing_classes=s.get("thing_classes"), class_subset=s.get("class_subset"),
+                             input_size=(int(h), int(w)), padded_size=tuple(video.shape[-2:]))
+            engine = StreamingInference(self, s.get("inference_cfg") or InferenceConfig(), text_features=text)
+            results.append(engine.run(vin, task))
+        return results
+
     def forward(self, inputs: Tensor, data_samples: list[dict] | None = None,
                 mode: str = "tensor"):
         if mode == "tensor":
@@ -254,7 +284,10 @@ class UniVS(BaseModel):
             outputs = self._forward(inputs, data_samples)
             return self.criterion(outputs, data_samples)
         if mode == "predict":
-            raise NotImplementedError(
-                "UniVS 'predict' is clip-by-clip streaming inference with prompt memory pools "
-                "and tracking; it is implemented by the streaming-inference module, not here")
+            if data_samples is None:
+                # kept as NotImplementedError: which task to run is not guessable from frames
+                raise NotImplementedError(
+                    "UniVS 'predict' needs data samples naming the task ('inference_task' or "
+                    "'task') and its prompts; see UniVS.predict")
+            return self.predict(inputs, data_samples)
         raise ValueError(f"invalid mode {mode!r}; expected 'tensor', 'loss' or 'predict'")
