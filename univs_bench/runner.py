@@ -80,9 +80,14 @@ def init_launcher(launcher: str) -> None:
     if launcher == "none":
         return
     import torch
-    from mmengine.dist import init_dist
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    init_dist(launcher, backend=backend)
+    if torch.cuda.is_available() or launcher == "slurm":
+        from mmengine.dist import init_dist
+        init_dist(launcher, backend="nccl" if torch.cuda.is_available() else "gloo")
+    else:
+        # mmengine's pytorch launcher calls torch.cuda.set_device, which a CPU build lacks;
+        # torchrun's environment (MASTER_ADDR, RANK, WORLD_SIZE) is all gloo needs.
+        import torch.distributed as dist
+        dist.init_process_group(backend="gloo", init_method="env://")
 
 
 class Runner:
