@@ -199,6 +199,7 @@ def _configure_run(p):
     p.add_argument("--work-dir", default="work_dirs")
     p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V", help="model options")
     p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    p.add_argument("--name", default=None, help="results folder name under the work dir (default: the model)")
     p.add_argument("--synth-videos", type=int, default=None, help="synthetic suite: videos per split")
     p.add_argument("--synth-frames", type=int, default=None, help="synthetic suite: frames per video")
 
@@ -221,11 +222,11 @@ def cmd_run(args):
         synth_cfg = SynthConfig(**kw)
     init_launcher(args.launcher)
     runner = Runner(args.model, work_dir=args.work_dir, data_root=args.data_root, model_cfg=model_cfg,
-                    synth_cfg=synth_cfg)
+                    synth_cfg=synth_cfg, name=args.name)
     results = runner.run(benches)
     if dist_info()[0] == 0:
         print(summary_table(results))
-        print(f"results: {runner.work_dir / args.model}/<benchmark>/metrics.json")
+        print(f"results: {runner.work_dir / runner.name}/<benchmark>/metrics.json")
     return 0
 
 
@@ -290,6 +291,55 @@ def cmd_convert_checkpoint(args):
 
 
 cmd_convert_checkpoint.configure = _configure_convert_checkpoint
+
+
+# --------------------------------------------------------------------------- ablate
+ABLATION_DEFAULTS = {"prompt_as_queries": True, "proca": True, "tracker": "vs2p"}
+ABLATIONS = {  # the switches of the UniVS paper's Table 3, one flag each
+    "full": {},
+    "no_prompt_as_queries": {"prompt_as_queries": False},
+    "no_proca": {"proca": False},
+    "similarity_tracker": {"tracker": "similarity"},
+}
+
+
+def _configure_ablate(p):
+    p.add_argument("--model", required=True, help="e.g. univs_r50, univs_tiny")
+    p.add_argument("--variants", nargs="+", default=list(ABLATIONS),
+                   help=f"names from {list(ABLATIONS)} or NAME:k=v,k=v (the first is the baseline)")
+    p.add_argument("--tasks", default="all")
+    p.add_argument("--benchmarks", nargs="+", default=None)
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--work-dir", default="work_dirs/ablation")
+    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V", help="options shared by all variants")
+
+
+@command("ablate", "run model variants (Table 3 switches) over benchmarks; feed `report --table ablation`")
+def cmd_ablate(args):
+    from .benchmarks import benchmarks_for_tasks, get_benchmark
+    from .runner import Runner
+    benches = [get_benchmark(b) for b in args.benchmarks] if args.benchmarks else benchmarks_for_tasks(args.tasks)
+    common = parse_cfg_options(args.cfg_options)
+    if args.checkpoint:
+        common["checkpoint"] = args.checkpoint
+    for i, spec in enumerate(args.variants):
+        name, _, opts = spec.partition(":")
+        if opts:
+            variant = {**ABLATION_DEFAULTS, **parse_cfg_options(opts.split(","))}
+        elif name in ABLATIONS:
+            variant = {**ABLATION_DEFAULTS, **ABLATIONS[name]}
+        else:
+            raise InputError(f"--variants {spec!r}: not one of {list(ABLATIONS)} and no NAME:k=v given")
+        label = f"{args.model}-{name}"
+        print(f"=== {label} {variant}")
+        Runner(args.model, work_dir=args.work_dir, data_root=args.data_root, model_cfg={**common, **variant},
+               name=label, model_meta={"variant": variant, "baseline": i == 0}).run(benches)
+    from .report.commands import report_command
+    return report_command("ablation", args.work_dir, "md", None, False)
+
+
+cmd_ablate.configure = _configure_ablate
 
 
 def parse_cfg_options(items: list[str]) -> dict:

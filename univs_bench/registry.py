@@ -4,8 +4,8 @@ Each registry names the modules where its members live (``locations``), so that
 ``MODELS.build(dict(type='UniVS', ...))`` imports them on first use and nothing heavy is
 imported when this module is.
 """
-from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
@@ -28,10 +28,22 @@ HOOKS = Registry("hook", parent=MMENGINE_HOOKS, scope=SCOPE,
                  locations=["univs_bench.engine"])
 # Not MMEngine kinds: our own catalogs, no parent.
 CONVERTERS = Registry("converter", scope=SCOPE, locations=["univs_bench.data_converters"])
-BENCHMARK_MODELS = Registry("benchmark model", scope=SCOPE, locations=["univs_bench.models.zoo"])
+BENCHMARK_MODELS = Registry("benchmark model", scope=SCOPE,
+                            locations=["univs_bench.models.zoo", "univs_bench.models.univs_zoo"])
 
 
 def list_models() -> list[str]:
     """Names usable as ``univs-bench run --model NAME``."""
     BENCHMARK_MODELS.import_from_location()
     return sorted(BENCHMARK_MODELS.module_dict)
+
+
+def build(registry: Registry, cfg: dict):
+    """``registry.build(cfg)`` under the univs_bench scope.
+
+    An mmengine ``DefaultScope`` left by another Runner (scope 'mmengine', say) would
+    otherwise send the build to the root registry, which does not know our classes.
+    """
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope(SCOPE):
+        return registry.build(cfg)

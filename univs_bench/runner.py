@@ -94,9 +94,13 @@ class Runner:
     """Run one model over benchmarks; see the module docstring."""
 
     def __init__(self, model_name: str, work_dir: str = "work_dirs", data_root: str | None = None,
-                 model_cfg: dict | None = None, progress: bool = True, synth_cfg=None):
+                 model_cfg: dict | None = None, progress: bool = True, synth_cfg=None,
+                 name: str | None = None, model_meta: dict | None = None):
         from .registry import BENCHMARK_MODELS
+        from .registry import build as build_in_scope
         self.model_name = model_name
+        self.name = name or model_name  # results go to WORK/<name>/ (a variant gets its own name)
+        self.model_meta = dict(model_meta or {})
         self.work_dir = Path(work_dir)
         self.data_root = Path(data_root) if data_root else None
         self.model_cfg = dict(model_cfg or {})
@@ -104,7 +108,7 @@ class Runner:
             BENCHMARK_MODELS.import_from_location()
         if BENCHMARK_MODELS.get(model_name) is None:
             raise InputError(f"unknown model {model_name!r}; `univs-bench list models` shows the choices")
-        self.model = BENCHMARK_MODELS.build(dict(type=model_name, **self.model_cfg))
+        self.model = build_in_scope(BENCHMARK_MODELS, dict(type=model_name, **self.model_cfg))
         self.progress = progress
         self.synth_cfg = synth_cfg
 
@@ -144,7 +148,7 @@ class Runner:
     # ------------------------------------------------------------------ one benchmark
     def run_benchmark(self, bench: Benchmark) -> dict:
         from .data_converters import bench_data, build_writer
-        out_dir = self.work_dir / self.model_name / bench.name
+        out_dir = self.work_dir / self.name / bench.name
         metrics_path = out_dir / "metrics.json"
         if metrics_path.exists():
             return json.loads(metrics_path.read_text())
@@ -170,7 +174,7 @@ class Runner:
             bar = None
             if self.progress and sys.stderr.isatty():
                 from tqdm import tqdm
-                bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=f"{self.model_name}/{bench.name}",
+                bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=f"{self.name}/{bench.name}",
                            unit="video", file=sys.stderr)
             for item in todo:
                 inputs = item if self.model.uses_gt else model_inputs(item)
@@ -190,7 +194,8 @@ class Runner:
             return {}
         if self.model.replays_files:
             pred_path = submission
-        record = {"benchmark": bench.name, "task": bench.task, "model": self.model_name,
+        model = {"name": self.name, "model": self.model_name, **self.model_meta}
+        record = {"benchmark": bench.name, "task": bench.task, "model": model,
                   "submission": str(submission), "pred": str(pred_path), "metrics": None, "per_video": {},
                   "provenance": self.provenance(bench, root, ann_file, n_videos, time.time() - t0)}
         if spec.gt is None or not (root / spec.gt).exists():

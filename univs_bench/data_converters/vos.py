@@ -69,6 +69,14 @@ def _first_mask_prompts(tracks: list[Track]) -> list[Prompt]:
     return prompts
 
 
+def _images_template(base: Path) -> str:
+    """Frame template relative to ``base``; a local dev split (``valid_full``) without its own
+    JPEGImages reads the frames of the released ``valid`` split beside it."""
+    if not (base / "JPEGImages").is_dir() and (base.parent / "valid" / "JPEGImages").is_dir():
+        return "../valid/JPEGImages/{video}/{frame}.jpg"
+    return "JPEGImages/{video}/{frame}.jpg"
+
+
 def _split_root(root: str, split: str) -> Path:
     """``root/split`` when the dataset keeps splits in sub-folders, else ``root`` itself."""
     r = Path(root)
@@ -123,9 +131,9 @@ class MOSEConverter(BaseConverter):
         return sorted(p.name for p in ann.iterdir() if p.is_dir())
 
     def metainfo(self, root, split):
-        return DatasetMeta(dataset=self.dataset, task=self.task, split=split,
-                           root=str(_split_root(root, split)),
-                           extra={"images": "JPEGImages/{video}/{frame}.jpg"})
+        base = _split_root(root, split)
+        return DatasetMeta(dataset=self.dataset, task=self.task, split=split, root=str(base),
+                           extra={"images": _images_template(base)})
 
     def convert_video(self, root, split, video_id):
         base = _split_root(root, split)
@@ -174,7 +182,7 @@ class YouTubeVOSConverter(BaseConverter):
                 for i, n in enumerate(names)]
         return DatasetMeta(dataset="ytvos18", task=self.task, split=split, categories=cats,
                            root=str(_split_root(root, split)),
-                           extra={"images": "JPEGImages/{video}/{frame}.jpg"})
+                           extra={"images": _images_template(_split_root(root, split))})
 
     def convert_video(self, root, split, video_id):
         base = _split_root(root, split)

@@ -35,6 +35,7 @@ from mmengine.dataset import BaseDataset
 
 from ..errors import InputError
 from ..registry import DATASETS, TRANSFORMS
+from ..registry import build as build_in_scope
 
 MODEL_TASKS = {"vis": "detection", "vss": "detection", "vps": "detection",
                "vos": "sot", "pvos": "sot", "refvos": "grounding"}
@@ -192,7 +193,7 @@ class UnifiedVideoDataset(BaseDataset):
         if pipeline is None:
             pipeline = [dict(type="PackVideoInputs", drop_empty=mode == "clip")]
         # build with our registry so that short names resolve without a default scope
-        pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
+        pipeline = [build_in_scope(TRANSFORMS, t) if isinstance(t, dict) else t for t in pipeline]
         super().__init__(ann_file=ann_file, pipeline=pipeline, lazy_init=lazy_init,
                          test_mode=(mode == "video") if test_mode is None else test_mode, **kwargs)
 

@@ -155,6 +155,8 @@ def load_results(work_dir: str | os.PathLike) -> dict[str, dict[str, dict]]:
                 doc = json.loads(f.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise InputError(f"{f}: not valid JSON ({e})") from None
+            if isinstance(doc, dict) and doc.get("metrics") is None and doc.get("note"):
+                continue  # a server-only benchmark: submission written, nothing scored locally
             if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict):
                 raise InputError(f"{f}: no 'metrics' object (expected the evaluate --out JSON)")
             doc.setdefault("benchmark", bench_dir.name)

@@ -15,6 +15,7 @@ from mmengine.model import BaseDataPreprocessor, BaseModel
 from torch import Tensor, nn
 
 from univs_bench.registry import MODELS
+from univs_bench.registry import build as build_in_scope
 
 from .backbone_resnet import ResNet
 from .backbone_swin import SwinTransformer
@@ -22,6 +23,8 @@ from .mask_decoder import VideoMaskDecoder
 from .pixel_decoder import MSDeformAttnPixelDecoder
 
 BACKBONES = {"ResNet": ResNet, "SwinTransformer": SwinTransformer}
+# training task of a data sample -> streaming-inference task when none is named
+_PREDICT_TASKS = {"detection": "vis", "sot": "vos", "grounding": "refvos"}
 
 
 @MODELS.register_module()
@@ -90,7 +93,7 @@ class UniVS(BaseModel):
     Modes: ``'tensor'`` returns the decoder outputs (``pred_logits`` (B, Q, K),
     ``pred_masks`` (B, Q, T, H/4, W/4), ``pred_embds`` (B, Q, T, C), ``pred_reid_logits`` in
     training, ``aux_outputs`` for the 9 earlier predictions); ``'loss'`` applies the criterion
-    to them and the data samples; ``'predict'`` (streaming inference) is not implemented here.
+    to them and the data samples; ``'predict'`` runs the streaming inference (:meth:`predict`).
 
     Data samples (one dict per video) may carry: ``task`` ('detection', 'sot', 'grounding'),
     ``frame_indices`` (T,) absolute frame indices, visual prompts (``prompt_regions`` (P, H, W),
@@ -117,7 +120,7 @@ class UniVS(BaseModel):
         if data_preprocessor is None:
             data_preprocessor = {"type": "UniVSDataPreprocessor"}
         if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
+            data_preprocessor = build_in_scope(MODELS, data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         bcfg = dict(backbone)
         btype = bcfg.pop("type", "ResNet")
@@ -240,8 +243,6 @@ class UniVS(BaseModel):
         return self.sem_seg_head.predictor(multi_scale, mask_features, t, task=task,
                                            prompts=prompts, frame_indices=frame_indices)
 
-    _PREDICT_TASKS = {"detection": "vis", "sot": "vos", "grounding": "refvos"}
-
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: list[dict]) -> list[dict]:
         """Streaming inference (``inference.StreamingInference``) over each preprocessed video.
@@ -259,7 +260,7 @@ class UniVS(BaseModel):
             text = self.text_prompt_encoder.encode
         results = []
         for video, s in zip(inputs, samples):
-            task = s.get("inference_task") or self._PREDICT_TASKS.get(s.get("task", "detection"), "vis")
+            task = s.get("inference_task") or _PREDICT_TASKS.get(s.get("task", "detection"), "vis")
             h, w = s.get("image_size", tuple(video.shape[-2:]))
             oh, ow = s.get("ori_shape", (h, w))
             vin = VideoInput(int(oh), int(ow), video.shape[0], load=lambda f, v=video: v[f],

@@ -1,0 +1,334 @@
+"""UniVS streaming inference: memory pool, bi-softmax matching, late VOS objects, bounded
+memory, ablation code paths, and an end-to-end run on a synthetic DAVIS (random tiny weights)."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from univs_bench.errors import InputError
+from univs_bench.models.univs import inference as inf
+from univs_bench.models.univs.inference import (
+    InferenceConfig,
+    PromptBatch,
+    StreamingInference,
+    VideoInput,
+    bisoftmax_match,
+    clip_starts,
+    consistency_similarity,
+    decode_clip,
+    flatten_levels,
+    mask_quality,
+    video_box_nms,
+)
+from univs_bench.models.univs.prompt_encoder import PromptMemoryPool
+from univs_bench.models.univs_zoo import UniVSTiny
+
+H, W = 32, 48
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    model = UniVSTiny(weights="random", device="cpu")
+    # random weights give near-zero mask logits; sharpen them so that masks and scores exist
+    with torch.no_grad():
+        model.net.sem_seg_head.predictor.mask_embed.layers[-1].weight.mul_(1000)
+    return model
+
+
+def frames(n, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    return [np.roll(base, k, axis=1) for k in range(n)]
+
+
+def square(y, x, s=10):
+    r = np.zeros((H, W), dtype=bool)
+    r[y:y + s, x:x + s] = True
+    return r
+
+
+def video(n, **kw):
+    fr = frames(n)
+    return VideoInput(H, W, n, load=lambda f: fr[f], **kw)
+
+
+# ---------------------------------------------------------------------- small kernels
+def test_memory_pool_keeps_first_frame_and_slides_last_k():
+    pool = PromptMemoryPool(num_prev_frames=3)
+    for f in range(6):
+        pool.add(torch.full((2, 4), float(f)), torch.full((2, 4), -float(f)))
+    tok, pe = pool.dense()
+    # first frame (0) then the last three (3, 4, 5), two tokens each
+    assert tok[:, 0].tolist() == [0, 0, 3, 3, 4, 4, 5, 5]
+    assert pe[:, 0].tolist() == [0, 0, -3, -3, -4, -4, -5, -5]
+    assert len(pool) == 3
+
+
+def test_bisoftmax_matches_known_targets_and_leaves_a_new_object():
+    e = torch.eye(4) * 10  # well separated embeddings
+    stored = torch.stack([e[0].repeat(3, 1), e[1].repeat(3, 1)])         # 2 targets, 3 frames
+    current = torch.stack([e[1].repeat(2, 1), e[2].repeat(2, 1), e[0].repeat(2, 1)])  # 3 queries
+    rows, cols, score = bisoftmax_match(stored, current, threshold=0.1)
+    assert dict(zip(rows.tolist(), cols.tolist())) == {0: 2, 1: 0}
+    assert torch.all(score > 0.9)
+    # query 1 (e[2]) matches no stored target: it is the new object
+    assert 1 not in cols.tolist()
+    # with no stored target nothing matches
+    r, c, _ = bisoftmax_match(stored[:0], current, 0.1)
+    assert r.numel() == 0 and c.numel() == 0
+
+
+def test_consistency_similarity_and_mask_quality():
+    stored = torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [1.0, 0.0]]])  # blank entry ignored
+    cur = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]])
+    assert consistency_similarity(stored, cur).tolist() == pytest.approx([1.0, 0.0], abs=1e-5)
+    logits = torch.tensor([[[2.0, 2.0, 0.0, -5.0]]])  # >1: 2 pixels, >-1: 3 pixels
+    assert mask_quality(logits).item() == pytest.approx(2 / 3)
+
+
+def test_box_nms_and_clip_starts():
+    m = torch.full((3, 1, 8, 8), -5.0)
+    m[0, 0, :4, :4] = 5
+    m[1, 0, :4, :4] = 5   # duplicate of 0, lower score
+    m[2, 0, 4:, 4:] = 5
+    keep = video_box_nms(m, torch.tensor([0.9, 0.5, 0.7]), 0.85)
+    assert keep.tolist() == [0, 2]
+    assert clip_starts(6, 5, 1) == [0, 1]
+    assert clip_starts(3, 5, 1) == [0]
+    assert clip_starts(12, 5, 5) == [0, 5, 7]
+
+
+# ---------------------------------------------------------------------- the decoder pass
+def test_decode_clip_equals_the_model_forward(tiny):
+    net = tiny.net
+    dec = net.sem_seg_head.predictor
+    x = torch.randn(1, 3, 3, H, W)
+    regions = torch.from_numpy(np.stack([square(2, 2), square(10, 20)]))
+    fidx = torch.arange(3)
+    with torch.no_grad():
+        mf, levels = net.extract_feat(x)
+        prompts = {"type": "visual", "videos": [{"regions": regions, "kinds": ["mask", "box"], "key_frame": 0}]}
+        ref = dec(levels, mf, 3, task="sot", prompts=prompts, frame_indices=fidx[None])
+        src, pos, sizes = flatten_levels(dec, levels, fidx)
+        content, qpos, dense, dense_pe = dec.encode_prompts(src, pos, sizes, prompts, 1, 3)
+        out = decode_clip(dec, levels, mf, fidx, PromptBatch(content, qpos, dense, dense_pe), "sot")
+    assert torch.allclose(out["pred_masks"], ref["pred_masks"][0], atol=1e-4)
+    assert torch.allclose(out["pred_logits"], ref["pred_logits"][0], atol=1e-4)
+    assert out["num_prompts"] == 2
+
+
+# ---------------------------------------------------------------------- VOS
+def vos_objects():
+    return [{"id": 1, "frame": 0, "region": square(2, 2), "kind": "mask"},
+            {"id": 7, "frame": 3, "region": square(14, 30), "kind": "mask"}]
+
+
+def test_late_vos_object_joins_on_its_frame(tiny):
+    engine = StreamingInference(tiny.net, InferenceConfig(clip_length=3))
+    out = engine.run(video(6, objects=vos_objects()), "vos")
+    by_obj = {t.obj_id: t for t in out["targets"]}
+    late = by_obj[7]
+    assert late.first_frame == 3
+    assert all(f >= 3 for f in late.masks)  # nothing before its prompt frame
+    from univs_bench.io.rle import decode
+    assert np.array_equal(decode(late.masks[3]).astype(bool), square(14, 30))  # the prompt itself
+    assert np.array_equal(decode(by_obj[1].masks[0]).astype(bool), square(2, 2))
+    # objects compete per pixel: no pixel belongs to two objects
+    for f in range(6):
+        ms = [decode(t.masks[f]).astype(bool) for t in out["targets"] if f in t.masks]
+        assert sum(m.astype(int) for m in ms).max(initial=0) <= 1
+
+
+def test_object_prompted_in_the_last_clip_still_joins(tiny):
+    objs = [{"id": 1, "frame": 0, "region": square(2, 2), "kind": "mask"},
+            {"id": 2, "frame": 6, "region": square(14, 30), "kind": "box"}]
+    engine = StreamingInference(tiny.net, InferenceConfig(clip_length=5))
+    out = engine.run(video(8, objects=objs), "vos")
+    late = next(t for t in out["targets"] if t.obj_id == 2)
+    assert late.first_frame == 6 and all(f >= 6 for f in late.masks)
+
+
+def test_inference_memory_does_not_grow_with_video_length(tiny):
+    stats = {}
+    for n in (9, 18):  # the state is full once the pools are (first + k frames)
+        engine = StreamingInference(tiny.net, InferenceConfig(clip_length=3, num_prev_frames_memory=2))
+        engine.run(video(n, objects=vos_objects()), "vos")
+        stats[n] = engine.stats
+    assert stats[9]["max_state_bytes"] == stats[18]["max_state_bytes"]
+    assert stats[18]["max_pool_len"] == 1 + 2          # first frame + last k
+    assert stats[18]["max_cached_frames"] == 3          # one clip of features
+    assert stats[18]["max_pending_frames"] <= 3
+    assert stats[18]["clips"] == 16
+
+
+# ---------------------------------------------------------------------- category tasks
+def entity_cfg(**kw):
+    base = {"clip_length": 3, "score_threshold": 0.0, "stability_threshold": 0.0, "newly_threshold": 0.01,
+                "num_prev_frames_memory": 2}
+    base.update(kw)
+    return InferenceConfig(**base)
+
+
+def test_vis_entities_are_detected_tracked_and_bounded(tiny):
+    engine = StreamingInference(tiny.net, entity_cfg())
+    out = engine.run(video(8, class_subset=torch.arange(8)), "vis")
+    assert out["targets"], "the sharpened random model should find entities"
+    assert engine.stats["max_pool_len"] <= 3 and engine.stats["max_pending_frames"] <= 3
+    assert engine.stats["proca_calls"] > 0
+    t = out["targets"][0]
+    k = tiny.net.sem_seg_head.predictor.class_text_embeds.shape[0]
+    assert t.logit_sum.shape == (k,) and t.first_frame == 0
+
+
+def test_vps_and_vss_outputs(tiny):
+    engine = StreamingInference(tiny.net, entity_cfg())
+    out = engine.run(video(6, class_subset=torch.arange(8), thing_classes={0, 1, 2, 3}), "vps")
+    from univs_bench.io.rle import decode
+    for f in range(6):  # panoptic segments never overlap
+        ms = [decode(s["masks"][f]) for s in out["segments"] if f in s["masks"]]
+        assert sum(m.astype(int) for m in ms).max(initial=0) <= 1
+    stuff = [s["class"] for s in out["segments"] if not s["isthing"]]
+    assert len(stuff) == len(set(stuff))  # one segment per stuff class
+    out = StreamingInference(tiny.net, entity_cfg()).run(video(6, class_subset=torch.arange(8)), "vss")
+    cover = sum(decode(m[f]).astype(int) for m in out["semantic"].values() for f in m if f == 2)
+    assert (cover == 1).all()  # every pixel has exactly one class
+
+
+# ---------------------------------------------------------------------- ablation switches
+class Calls:
+    def __init__(self, module):
+        self.n = 0
+        module.register_forward_hook(self)
+
+    def __call__(self, *a):
+        self.n += 1
+
+
+def test_proca_switch(tiny):
+    layers = tiny.net.sem_seg_head.predictor.transformer_prompt_self_attention_layers
+    counters = [Calls(layer) for layer in layers]
+    StreamingInference(tiny.net, InferenceConfig(clip_length=3, proca=False)).run(
+        video(5, objects=vos_objects()), "vos")
+    assert sum(c.n for c in counters) == 0
+    StreamingInference(tiny.net, InferenceConfig(clip_length=3, proca=True)).run(
+        video(5, objects=vos_objects()), "vos")
+    assert sum(c.n for c in counters) > 0
+
+
+def _record_decode(monkeypatch):
+    seen = []
+    real = inf.decode_clip
+
+    def spy(*args, **kw):
+        prompts = args[4] if len(args) > 4 else kw.get("prompts")
+        seen.append((prompts is not None and len(prompts) > 0, kw.get("extra_keys") is not None))
+        return real(*args, **kw)
+    monkeypatch.setattr(inf, "decode_clip", spy)
+    return seen
+
+
+@pytest.mark.parametrize("task", ["vos", "vis"])
+def test_prompt_as_queries_and_tracker_switches(tiny, monkeypatch, task):
+    seen = _record_decode(monkeypatch)
+    kw = {"objects": vos_objects(), "class_subset": torch.arange(8)}
+    StreamingInference(tiny.net, entity_cfg()).run(video(5, **kw), task)
+    assert any(p for p, _ in seen) and not any(k for _, k in seen)      # prompts as queries
+    seen.clear()
+    StreamingInference(tiny.net, entity_cfg(prompt_as_queries=False)).run(video(5, **kw), task)
+    assert not any(p for p, _ in seen) and any(k for _, k in seen)      # prompts only as keys
+    seen.clear()
+    matched = []
+    real = inf.cosine_match
+    monkeypatch.setattr(inf, "cosine_match", lambda *a: matched.append(1) or real(*a))
+    engine = StreamingInference(tiny.net, entity_cfg(tracker="similarity"))
+    out = engine.run(video(5, **kw), task)
+    assert not any(p or k for p, k in seen)                             # no prompts at all
+    assert matched                                                       # frame-by-frame matching
+    assert all(len(t.pool) <= 1 for t in out["targets"])                # pools never fed
+
+
+def test_bad_options_are_rejected():
+    with pytest.raises(ValueError, match="tracker"):
+        InferenceConfig(tracker="kalman")
+    with pytest.raises(InputError, match="unknown UniVS option"):
+        UniVSTiny(weights="random", proca_layers=3)
+    cfg = InferenceConfig.for_benchmark("vis", "ovis", overrides={"proca": False})
+    assert cfg.score_threshold == 0.2 and cfg.proca is False and cfg.test_size == 640
+    vps = InferenceConfig.for_benchmark("vps", "vipseg")
+    assert (vps.score_threshold, vps.overlap_threshold) == (0.15, 0.6)
+
+
+def test_univs_tiny_without_weights_says_how_to_train(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="univs-bench train configs/univs/univs_tiny_synth.py"):
+        UniVSTiny()
+
+
+# ---------------------------------------------------------------------- end to end
+def test_predict_video_on_synthetic_davis(tmp_path, tiny):
+    from univs_bench.benchmarks import get_benchmark
+    from univs_bench.data_converters import bench_data
+    from univs_bench.runner import Runner, model_inputs
+    from univs_bench.synthetic import SynthConfig
+    runner = Runner("first_frame_copy", work_dir=str(tmp_path), progress=False,
+                    synth_cfg=SynthConfig(videos=1, frames=6, size=(48, 64)))
+    bench = get_benchmark("davis17")
+    spec = bench_data(bench.name)
+    ann = runner.annotations(bench, spec, runner.bench_root(bench))
+    item = ann.data_list[0]
+    pred = tiny.predict_video(model_inputs(item), ann.metainfo, bench)
+    pred.check(ann.metainfo, prediction=True)
+    prompts = {p.target: p for p in item.prompts}
+    assert {t.id for t in pred.tracks} == set(prompts)
+    for t in pred.tracks:
+        assert t.masks[prompts[t.id].frame] is not None and t.score == 1.0
+    assert tiny.last_stats["max_cached_frames"] <= 5
+
+
+def test_model_predict_mode_runs_the_streaming_inference(tiny):
+    x = torch.from_numpy(np.stack(frames(4))).permute(0, 3, 1, 2)
+    data = tiny.net.data_preprocessor({"inputs": [x], "data_samples": [
+        {"task": "sot", "objects": vos_objects()[:1], "inference_cfg": InferenceConfig(clip_length=2)}]})
+    (res,) = tiny.net(data["inputs"], data["data_samples"], mode="predict")
+    (target,) = res["targets"]
+    assert target.obj_id == 1 and min(target.masks) == 0
+
+
+@pytest.mark.parametrize("task", ["vis", "vps", "vss", "refvos"])
+def test_predict_video_schema_for_category_and_text_tasks(tmp_path, tiny, task):
+    import copy
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from univs_bench.schema import (
+        Category,
+        DatasetMeta,
+        Prompt,
+        VideoAnnotation,
+        VideoInfo,
+    )
+    names = [f"{k:05d}" for k in range(4)]
+    (tmp_path / "v").mkdir()
+    for name, fr in zip(names, frames(4)):
+        Image.fromarray(fr).save(tmp_path / "v" / f"{name}.png")
+    cats = [Category(id=10 + k, name=f"c{k}", isthing=k < 3) for k in range(6)]
+    meta = DatasetMeta(dataset="x", task=task, split="val", categories=cats, root=str(tmp_path),
+                       extra={"images": "{video}/{frame}.png"})
+    prompts = [Prompt(id="e0", kind="text", text="the red circle")] if task == "refvos" else []
+    item = VideoAnnotation(video=VideoInfo(id="v", frames=names, height=H, width=W), prompts=prompts)
+    model = copy.copy(tiny)  # same network, test thresholds
+    model.options = {"score_threshold": 0.0, "stability_threshold": 0.0, "clip_length": 2}
+    with pytest.warns(UserWarning) if task == "refvos" else _nullcontext():
+        pred = model.predict_video(item, meta, SimpleNamespace(task=task, name="synthetic_" + task))
+    pred.check(meta, prediction=True)
+    if task == "refvos":
+        assert [t.prompt_id for t in pred.tracks] == ["e0"]
+    else:
+        assert pred.tracks and all(t.category in {c.id for c in cats} for t in pred.tracks)
+
+
+def _nullcontext():
+    import contextlib
+    return contextlib.nullcontext()

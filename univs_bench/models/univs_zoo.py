@@ -1,0 +1,382 @@
+"""UniVS benchmark models: ``univs-bench run --model univs_{r50,swint,swinb,swinl,tiny}``.
+
+Importing this module imports no torch (the registry imports it to list models); the network
+is built when a model is. Every option of ``--cfg-options`` is either a model option below or a
+field of :class:`univs_bench.models.univs.inference.InferenceConfig` (thresholds, clip
+length, and the ablation switches ``prompt_as_queries``, ``proca``, ``tracker``), which then
+overrides the per-benchmark official defaults.
+
+Model options:
+
+- ``checkpoint``: weights; an official detectron2 file (weights under ``'model'``, stage-3
+  EMA copies preferred) or a file written by ``univs-bench train`` / ``convert-checkpoint``,
+  converted on the fly. ``univs_tiny`` otherwise looks for the checkpoint cached by
+  ``univs-bench train configs/univs/univs_tiny_synth.py`` (``TINY_CHECKPOINTS``);
+  ``weights='random'`` runs untrained weights (smoke tests, speed).
+- ``config``: an MMEngine config whose ``model`` dict replaces the built-in architecture.
+- ``class_embeds``: CLIP text embeddings of the model's class list (K, 640), e.g. the
+  official combined-dataset file (``combined_datasets`` offsets in ``OFFICIAL_CLASS_OFFSETS``).
+- ``category_maps``: {benchmark: {category id: model class index}}; defaults: the official
+  slice of the combined class list for full-size models, the categories' rank for
+  ``univs_tiny`` (or the maps a training checkpoint stores in ``meta['category_maps']``).
+- ``device``: 'cuda' / 'cpu' (default: cuda when available).
+
+Example::
+
+    univs-bench run --model univs_r50 --checkpoint univs_R50.pth --tasks vis \\
+        --cfg-options class_embeds=concept_emb.pth proca=False tracker=similarity
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+import zlib
+from pathlib import Path
+
+from ..errors import InputError
+from ..registry import BENCHMARK_MODELS
+from .zoo import VideoModel
+
+# Start of each dataset's slice in the official 3938-class list
+# (datasets/concept_emb/combined_datasets_category_info.py of MinghanLi/UniVS).
+OFFICIAL_CLASS_OFFSETS = {"ytvis19": 3048, "ytvis21": 2203, "ovis": 2243, "vipseg": 2924,
+                          "vspw": 2924, "viposeg": 2924, "burst": 1000}
+# The training config first: its model (40 YTVIS classes) is the one the cached weights fit.
+TINY_CONFIGS = ("configs/univs/univs_tiny_synth.py", "configs/univs/univs_tiny.py")
+TINY_CHECKPOINTS = ("work_dirs/univs_tiny_synth/last_checkpoint", "work_dirs/tiny_synth/last_checkpoint",
+                    "work_dirs/univs_tiny_synth/latest.pth", "work_dirs/univs_tiny/last_checkpoint",
+                    "work_dirs/univs_tiny/latest.pth")
+MODEL_OPTIONS = ("checkpoint", "config", "class_embeds", "category_maps", "device", "weights")
+
+
+def _resolve_last_checkpoint(path: Path) -> Path | None:
+    """An MMEngine ``last_checkpoint`` file names the newest checkpoint; other paths are themselves."""
+    if not path.is_file():
+        return None
+    if path.name == "last_checkpoint":
+        target = Path(path.read_text().strip())
+        if not target.is_absolute() and not target.exists():
+            target = path.parent / target.name
+        return target if target.is_file() else None
+    return path
+
+
+def _short_types(d):
+    """Config dicts name classes by dotted path; our builders take the class name."""
+    if isinstance(d, dict):
+        return {k: (v.rsplit(".", 1)[-1] if k == "type" and isinstance(v, str) else _short_types(v))
+                for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return type(d)(_short_types(x) for x in d)
+    return d
+
+
+def _read_rgb(path: str):
+    import numpy as np
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: frame image not found") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read frame image ({e})") from None
+
+
+class UniVSBenchModel(VideoModel):
+    """A UniVS network behind the benchmark-model interface (see the module docstring).
+
+    Example::
+
+        model = BENCHMARK_MODELS.build(dict(type='univs_r50', checkpoint='univs_R50.pth',
+                                            tracker='similarity'))
+    """
+
+    variant: str | None = None
+    memory_frames: int = 5          # k: 5 for R50 (and tiny), 6 for Swin
+    native_size: bool = False       # True: frames keep their size (no official test resize)
+    tasks = frozenset({"vis", "vss", "vps", "vos", "refvos", "pvos"})
+
+    def __init__(self, checkpoint: str | None = None, config: str | None = None,
+                 class_embeds: str | None = None, category_maps: dict | None = None,
+                 device: str | None = None, weights: str | None = None, **options):
+        from .univs.inference import InferenceConfig
+        known = {f for f in InferenceConfig.__dataclass_fields__}
+        bad = sorted(set(options) - known)
+        if bad:
+            raise InputError(f"unknown UniVS option(s) {bad}; model options are {list(MODEL_OPTIONS)}, "
+                             f"inference options are {sorted(known)}")
+        InferenceConfig(**{"num_prev_frames_memory": self.memory_frames, **options})  # validate now
+        self.options = dict(options)
+        self.checkpoint, self.config, self.class_embeds = checkpoint, config, class_embeds
+        self.category_maps = {k: {int(c): int(v) for c, v in m.items()} for k, m in (category_maps or {}).items()}
+        self.weights = weights
+        self.report: dict = {}
+        self.net = self._build(device)
+
+    # ------------------------------------------------------------------ building
+    def _model_cfg(self) -> dict:
+        if self.config:
+            from mmengine.config import Config
+            cfg = Config.fromfile(self.config)
+            return _short_types(copy.deepcopy(cfg.to_dict()["model"]))
+        from .univs.checkpoint import VARIANTS
+        cfg = copy.deepcopy(VARIANTS[self.variant])
+        cfg["mask_decoder"] = {"num_classes": 3938}  # the official combined class list
+        return cfg
+
+    def _default_checkpoint(self) -> str | None:
+        return None
+
+    def _build(self, device):
+        import torch
+
+        from .univs.checkpoint import load_checkpoint_file, load_official_checkpoint
+        from .univs.univs import UniVS
+        cfg = self._model_cfg()
+        cfg.pop("type", None)
+        cfg["criterion"] = None
+        net = UniVS(**cfg)
+        ckpt = self.checkpoint or self._default_checkpoint()
+        if ckpt:
+            data = load_checkpoint_file(ckpt)
+            self.report = load_official_checkpoint(net, data, strict=True)
+            meta = data.get("meta") if isinstance(data, dict) else None
+            if isinstance(meta, dict) and isinstance(meta.get("category_maps"), dict):
+                for k, m in meta["category_maps"].items():
+                    self.category_maps.setdefault(k, {int(c): int(v) for c, v in m.items()})
+            self.checkpoint = str(ckpt)
+        elif self.weights != "random":
+            self._missing_weights()
+        if self.class_embeds:
+            emb = load_checkpoint_file(self.class_embeds)
+            if isinstance(emb, dict):
+                emb = next(v for v in emb.values() if hasattr(v, "shape"))
+            net.sem_seg_head.predictor.set_class_embeddings(torch.as_tensor(emb).float())
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        return net.to(device).eval()
+
+    def _missing_weights(self):
+        raise InputError(f"model {self.name!r} needs weights: give --checkpoint FILE (an official UniVS "
+                         "checkpoint or a converted one), or --cfg-options weights=random for untrained weights")
+
+    @property
+    def name(self) -> str:
+        return f"univs_{self.variant}" if self.variant else "univs"
+
+    def describe(self) -> dict:
+        return {"model": self.name, "config": self.config, "checkpoint": self.checkpoint,
+                "weights": "random" if not self.checkpoint else "checkpoint",
+                "ema_used": self.report.get("ema_used"), "class_embeds": self.class_embeds,
+                "options": self.options}
+
+    # ------------------------------------------------------------------ categories
+    def _class_map(self, meta, bench) -> dict[int, int]:
+        """Benchmark category id -> model class index."""
+        if bench.name in self.category_maps:
+            return self.category_maps[bench.name]
+        cats = sorted(c.id for c in meta.categories)
+        k = self.net.sem_seg_head.predictor.class_text_embeds.shape[0]
+        off = OFFICIAL_CLASS_OFFSETS.get(bench.name) if self.variant not in (None, "tiny") else None
+        if off is not None and off + len(cats) <= k:
+            return {c: off + i for i, c in enumerate(cats)}
+        if len(cats) <= k:
+            return {c: i for i, c in enumerate(cats)}
+        raise InputError(f"{bench.name}: {len(cats)} categories do not fit the model's {k} classes; "
+                         "give --cfg-options category_maps=\"{'" + bench.name + "': {CAT_ID: CLASS, ...}}\"")
+
+    # ------------------------------------------------------------------ text
+    def _text_features(self, texts, device):
+        import torch
+        enc = self.net.text_prompt_encoder
+        if enc is not None:
+            return enc.encode(list(texts), device)
+        # No text encoder in this model: words hashed onto the class text embeddings, a
+        # stand-in that only lets untrained/smoke runs go through the grounding path.
+        if not getattr(self, "_warned_text", False):
+            warnings.warn(f"{self.name}: no text encoder configured; expressions use hashed word "
+                          "embeddings (RefVOS numbers are not meaningful)")
+            self._warned_text = True
+        emb = self.net.sem_seg_head.predictor.class_text_embeds.to(device)
+        words = []
+        for t in texts:
+            toks = [w for w in t.lower().split() if w] or ["."]
+            words.append(torch.stack([emb[zlib.crc32(w.encode()) % emb.shape[0]] for w in toks]))
+        length = max(w.shape[0] for w in words)
+        wf = torch.zeros(len(texts), length, emb.shape[1], device=device)
+        for i, w in enumerate(words):
+            wf[i, :w.shape[0]] = w
+        return wf, torch.stack([w.mean(0) for w in words])
+
+    # ------------------------------------------------------------------ prediction
+    def inference_config(self, bench):
+        from .univs.inference import InferenceConfig
+        overrides = dict(self.options)
+        if self.native_size:  # trained at the synthetic suite's own size: no test-time resize
+            overrides.setdefault("test_size", None)
+        return InferenceConfig.for_benchmark(bench.task, bench.name,
+                                             base={"num_prev_frames_memory": self.memory_frames},
+                                             overrides=overrides)
+
+    def predict_video(self, item, meta, bench):
+        import torch
+
+        from ..data_converters.base import MaskResolver
+        from ..schema import Track, VideoAnnotation
+        from .univs.inference import StreamingInference, VideoInput
+        v = item.video
+        task = bench.task
+        cfg = self.inference_config(bench)
+        video = VideoInput(height=v.height, width=v.width, num_frames=v.num_frames,
+                           load=lambda f: _read_rgb(meta.image_path(v.id, v.frames[f])))
+        inv = {}
+        if task in ("vis", "vps", "vss"):
+            cmap = self._class_map(meta, bench)
+            inv = {k: c for c, k in cmap.items()}
+            video.class_subset = torch.tensor(sorted(inv), dtype=torch.long)
+            things = {c.id for c in meta.categories if c.isthing}
+            video.thing_classes = {k for c, k in cmap.items() if c in things}
+        elif task in ("vos", "pvos"):
+            resolver = MaskResolver(meta.root)
+            seen = set()
+            for p in sorted(item.prompts, key=lambda p: (p.frame if p.frame is not None else 0)):
+                if p.kind not in ("mask", "box", "point", "scribble") or p.target is None or p.target in seen:
+                    continue
+                seen.add(p.target)
+                region, kind = _prompt_region(p, v, resolver)
+                video.objects.append({"id": p.target, "frame": p.frame, "region": region, "kind": kind,
+                                      "category": p.category, "prompt_id": p.id})
+        elif task == "refvos":
+            video.expressions = [{"prompt_id": p.id, "text": p.text} for p in item.prompts if p.kind == "text"]
+        engine = StreamingInference(self.net, cfg, text_features=self._text_features)
+        out = engine.run(video, task)
+        self.last_stats = engine.stats
+        n = v.num_frames
+
+        def seq(masks: dict) -> list:
+            return [masks.get(f) for f in range(n)]
+
+        tracks = []
+        if task == "vis":
+            tracks = _vis_tracks(out["targets"], inv, n)
+        elif task == "vps":
+            for seg in out["segments"]:
+                if seg["masks"] and seg["class"] in inv:
+                    tracks.append(Track(id=seg["id"], category=inv[seg["class"]], masks=seq(seg["masks"]),
+                                        score=1.0, attributes={"isthing": seg["isthing"]}))
+        elif task == "vss":
+            for i, (k, masks) in enumerate(sorted(out["semantic"].items())):
+                if k in inv:
+                    tracks.append(Track(id=i + 1, category=inv[k], masks=seq(masks), score=1.0))
+        elif task in ("vos", "pvos"):
+            for t in out["targets"]:
+                tracks.append(Track(id=int(t.obj_id), category=t.category, masks=seq(t.masks), score=1.0,
+                                    prompt_id=str(t.prompt_id if t.prompt_id is not None else t.obj_id)))
+        elif task == "refvos":
+            for i, t in enumerate(out["targets"]):
+                score = float(t.logit_sum / max(t.logit_n, 1)) if t.logit_sum is not None else 0.0
+                tracks.append(Track(id=i + 1, category=None, masks=seq(t.masks), score=score,
+                                    prompt_id=str(t.prompt_id)))
+        return VideoAnnotation(video=copy.deepcopy(v), tracks=tracks, label_maps=[], prompts=[])
+
+
+def _prompt_region(p, v, resolver):
+    """A visual prompt as a bool (H, W) region and the sampler's kind."""
+    import numpy as np
+    h, w = v.height, v.width
+    if p.kind == "mask":
+        return resolver.decode(p.mask, h, w).astype(bool), "mask"
+    region = np.zeros((h, w), dtype=bool)
+    if p.kind == "box":
+        x1, y1, x2, y2 = p.box
+        region[int(max(y1, 0)):int(min(np.ceil(y2), h)), int(max(x1, 0)):int(min(np.ceil(x2), w))] = True
+        return region, "box"
+    for x, y in p.points or []:
+        region[min(int(y), h - 1), min(int(x), w - 1)] = True
+    return region, ("point" if p.kind == "point" else "scribble")
+
+
+def _vis_tracks(targets, inv: dict, n: int, min_score: float = 0.05, topk: int = 50):
+    """Official ``vis_clip_instances_to_coco_json_video``: one tube per target and class with
+    score = averaged class score x mean mask quality, classes >= 0.1 x ``min_score`` kept,
+    then the best max(1.5 x #(class score > min_score), ``topk``)."""
+    from ..schema import Track
+    rows, above = [], 0
+    for t in targets:
+        if not t.masks or t.logit_sum is None:
+            continue
+        quality = t.quality_sum / max(t.quality_n, 1)
+        masks = [t.masks.get(f) for f in range(n)]
+        for k, c in inv.items():
+            s = float(t.logit_sum[k])
+            if s < 0.1 * min_score:
+                continue
+            above += s > min_score
+            rows.append((s * max(quality, 0.1), c, masks))
+    rows.sort(key=lambda r: -r[0])
+    keep = rows[:max(int(above * 1.5), topk)]
+    return [Track(id=i + 1, category=c, masks=m, score=s) for i, (s, c, m) in enumerate(keep)]
+
+
+@BENCHMARK_MODELS.register_module("univs_r50")
+class UniVSR50(UniVSBenchModel):
+    """UniVS ResNet-50 (official architecture). ``dict(type='univs_r50', checkpoint=...)``"""
+
+    variant, memory_frames = "r50", 5
+
+
+@BENCHMARK_MODELS.register_module("univs_swint")
+class UniVSSwinT(UniVSBenchModel):
+    """UniVS Swin-T (official architecture). ``dict(type='univs_swint', checkpoint=...)``"""
+
+    variant, memory_frames = "swint", 6
+
+
+@BENCHMARK_MODELS.register_module("univs_swinb")
+class UniVSSwinB(UniVSBenchModel):
+    """UniVS Swin-B (official architecture). ``dict(type='univs_swinb', checkpoint=...)``"""
+
+    variant, memory_frames = "swinb", 6
+
+
+@BENCHMARK_MODELS.register_module("univs_swinl")
+class UniVSSwinL(UniVSBenchModel):
+    """UniVS Swin-L (official architecture). ``dict(type='univs_swinl', checkpoint=...)``"""
+
+    variant, memory_frames = "swinl", 6
+
+
+@BENCHMARK_MODELS.register_module("univs_tiny")
+class UniVSTiny(UniVSBenchModel):
+    """The CPU-sized UniVS of ``configs/univs/univs_tiny_synth.py`` (``univs_tiny.py`` when
+    absent), trained on the synthetic suite.
+
+    Weights: ``checkpoint``, else the newest one cached by ``univs-bench train
+    configs/univs/univs_tiny_synth.py`` (``TINY_CHECKPOINTS``). ``dict(type='univs_tiny')``
+    """
+
+    variant, memory_frames, native_size = "tiny", 5, True
+
+    def _model_cfg(self) -> dict:
+        if not self.config:
+            repo = Path(__file__).resolve().parents[2]
+            found = [p for c in TINY_CONFIGS for p in (Path(c), repo / c) if p.is_file()]
+            if not found:
+                raise InputError(f"univs_tiny: none of {list(TINY_CONFIGS)} found; give --cfg-options config=FILE")
+            self.config = str(found[0])
+        return super()._model_cfg()
+
+    def _default_checkpoint(self):
+        if self.weights == "random":
+            return None
+        for p in TINY_CHECKPOINTS:
+            found = _resolve_last_checkpoint(Path(p))
+            if found is not None:
+                return str(found)
+        return None
+
+    def _missing_weights(self):
+        raise InputError("univs_tiny has no trained weights: train it with `univs-bench train "
+                         "configs/univs/univs_tiny_synth.py` (caches work_dirs/univs_tiny_synth/), or give "
+                         "--checkpoint FILE, or --cfg-options weights=random for untrained weights")
