@@ -3,8 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from univs_bench.data_converters.vos import (DAVISConverter, MOSEConverter, PaletteWriter,
-                                             YouTubeVOSConverter)
+from univs_bench.data_converters.vos import DAVISConverter, MOSEConverter, PaletteWriter, YouTubeVOSConverter
 from univs_bench.errors import InputError
 from univs_bench.io.png import read_label_png, write_palette_png
 from univs_bench.schema import AnnotationFile

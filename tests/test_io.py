@@ -8,8 +8,15 @@ from univs_bench.errors import InputError
 from univs_bench.io import rle
 from univs_bench.io.atomic import atomic_dir, atomic_path, atomic_write_text
 from univs_bench.io.panoptic import id2rgb, rgb2id
-from univs_bench.io.png import (davis_palette, read_label_png, read_rgb_png, write_grey_png,
-                                write_palette_png, write_png16, write_rgb_png)
+from univs_bench.io.png import (
+    davis_palette,
+    read_label_png,
+    read_rgb_png,
+    write_grey_png,
+    write_palette_png,
+    write_png16,
+    write_rgb_png,
+)
 from univs_bench.io.zip import zip_files, zip_folder
 
 

@@ -5,8 +5,16 @@ import pytest
 
 from univs_bench.errors import InputError
 from univs_bench.io import rle
-from univs_bench.schema import (AnnotationFile, Category, DatasetMeta, LabelMap, Prompt, Track,
-                                VideoAnnotation, VideoInfo)
+from univs_bench.schema import (
+    AnnotationFile,
+    Category,
+    DatasetMeta,
+    LabelMap,
+    Prompt,
+    Track,
+    VideoAnnotation,
+    VideoInfo,
+)
 
 
 def _video(n=3, h=8, w=10, vid="v1"):

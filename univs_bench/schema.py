@@ -98,7 +98,7 @@ class DatasetMeta:
         return problems
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DatasetMeta":
+    def from_dict(cls, d: dict) -> DatasetMeta:
         d = dict(d)
         d["categories"] = [Category(**c) for c in d.get("categories", [])]
         return cls(**d)
@@ -268,7 +268,7 @@ class VideoAnnotation:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "VideoAnnotation":
+    def from_dict(cls, d: dict) -> VideoAnnotation:
         try:
             return cls(
                 video=VideoInfo(**d["video"]),
@@ -308,7 +308,7 @@ class AnnotationFile:
         return {"metainfo": asdict(self.metainfo), "data_list": [v.to_dict() for v in self.data_list]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "AnnotationFile":
+    def from_dict(cls, d: dict) -> AnnotationFile:
         if not isinstance(d, dict) or "metainfo" not in d or "data_list" not in d:
             raise InputError("not an annotation file: needs 'metainfo' and 'data_list'")
         return cls(DatasetMeta.from_dict(d["metainfo"]),
@@ -320,7 +320,7 @@ class AnnotationFile:
         atomic_write_text(path, json.dumps(self.to_dict(), separators=(",", ":")))
 
     @classmethod
-    def load(cls, path: str) -> "AnnotationFile":
+    def load(cls, path: str) -> AnnotationFile:
         try:
             with open(path) as f:
                 d = json.load(f)

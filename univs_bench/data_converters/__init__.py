@@ -3,8 +3,8 @@
 One module per dataset family; importing this package registers every converter in
 ``univs_bench.registry.CONVERTERS``.
 """
-from .base import BaseConverter, BaseWriter, ConvertReport, MaskResolver  # noqa: F401
 from . import burst, pvos, refvos, vis, vos, vps, vss  # noqa: F401
+from .base import BaseConverter, BaseWriter, ConvertReport, MaskResolver  # noqa: F401
 
 # --------------------------------------------------------------------------- per-benchmark wiring
 # benchmark -> how `univs-bench run` reads its raw root and writes its submission. Paths are

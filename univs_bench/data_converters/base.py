@@ -118,22 +118,24 @@ class MaskResolver:
     def label_map(self, rel: str) -> np.ndarray:
         """Ids of a label PNG: palette/grey/16-bit values, or R + 256 G + 256^2 B for RGB ids."""
         if rel not in self._cache:
-            from ..io.png import read_label_png
+            from ..io.panoptic import read_id_map
             path = Path(rel) if self.root is None or os.path.isabs(rel) else self.root / rel
-            arr = read_label_png(path, allow_rgb=True)
-            if arr.ndim == 3:
-                from ..io.panoptic import rgb2id
-                arr = rgb2id(arr)
-            self._cache[rel] = arr
+            self._cache[rel] = read_id_map(path)
         return self._cache[rel]
 
-    def decode(self, mask: dict | None, h: int, w: int) -> np.ndarray:
+    def decode(self, mask: dict | None, h: int, w: int, where: str | None = None) -> np.ndarray:
+        """The HxW boolean mask; InputError (naming ``where`` or the PNG) if its size differs."""
         if mask is None:
             return np.zeros((h, w), dtype=bool)
         if "png" in mask:
-            return self.label_map(mask["png"]) == mask["id"]
-        from ..io import rle
-        return rle.decode(mask)
+            arr = self.label_map(mask["png"]) == mask["id"]
+        else:
+            from ..io import rle
+            arr = rle.decode(mask, h, w)
+        if arr.shape != (h, w):
+            raise InputError(f"{where or mask.get('png', 'RLE')}: mask size {arr.shape[1]}x{arr.shape[0]} "
+                             f"differs from the video's {w}x{h}")
+        return arr
 
     def clear(self) -> None:
         self._cache.clear()

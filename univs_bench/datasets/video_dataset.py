@@ -33,6 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 from mmengine.dataset import BaseDataset
 
+from ..data_converters.base import MaskResolver
 from ..errors import InputError
 from ..registry import DATASETS, TRANSFORMS
 from ..registry import build as build_in_scope
@@ -52,40 +53,6 @@ def read_frame(path: str) -> np.ndarray:
         raise InputError(f"{path}: frame image not found") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read frame image ({e})") from None
-
-
-def read_id_map(path: str) -> np.ndarray:
-    """A label PNG as an (H, W) integer map; RGB files are panoptic ids ``R + 256 G + 256^2 B``."""
-    from ..io.panoptic import rgb2id
-    from ..io.png import read_label_png
-    arr = read_label_png(path, allow_rgb=True)
-    return rgb2id(arr) if arr.ndim == 3 else arr
-
-
-class _Masks:
-    """Decode schema masks of one item, each label PNG read once (only the frames asked for)."""
-
-    def __init__(self, root: str):
-        self.root = root
-        self.cache: dict[str, np.ndarray] = {}
-
-    def ids(self, rel: str) -> np.ndarray:
-        if rel not in self.cache:
-            self.cache[rel] = read_id_map(rel if os.path.isabs(rel) else os.path.join(self.root, rel))
-        return self.cache[rel]
-
-    def decode(self, mask: dict | None, h: int, w: int, where: str) -> np.ndarray:
-        if mask is None:
-            return np.zeros((h, w), bool)
-        if "png" in mask:
-            arr = self.ids(mask["png"]) == mask["id"]
-        else:
-            from ..io import rle
-            arr = rle.decode(mask, h, w)
-        if arr.shape != (h, w):
-            raise InputError(f"{where}: mask size {arr.shape[1]}x{arr.shape[0]} differs from the "
-                             f"video's {w}x{h}")
-        return arr
 
 
 def _label_map_objects(arr: np.ndarray, encoding: str) -> dict[int, int | None]:
@@ -287,7 +254,7 @@ class UnifiedVideoDataset(BaseDataset):
             frames.append(cache[p])
         return np.stack(frames) if frames else np.zeros((0, h, w, 3), np.uint8)
 
-    def _objects(self, info: dict, frame_ids: list[int], masks: _Masks):
+    def _objects(self, info: dict, frame_ids: list[int], masks: MaskResolver):
         """(N, T, H, W) masks, labels and ids of the objects, decoded on ``frame_ids`` only."""
         h, w, vid = info["height"], info["width"], info["video_id"]
         tracks = [t for t in info["tracks"] if not t["iscrowd"]]
@@ -305,7 +272,7 @@ class UnifiedVideoDataset(BaseDataset):
             maps, objs = [], {}
             for f in frame_ids:
                 lm = by_frame.get(f)
-                arr = masks.ids(lm["png"]) if lm else None
+                arr = masks.label_map(lm["png"]) if lm else None
                 maps.append(arr)
                 if arr is not None:
                     objs.update(_label_map_objects(arr, lm["encoding"]))
@@ -373,7 +340,7 @@ class UnifiedVideoDataset(BaseDataset):
             return None
         pos, frame_indices = self.sample_frames(len(ann))
         frame_ids = [ann[p] for p in pos]
-        masks = _Masks(self._metainfo["root"])
+        masks = MaskResolver(self._metainfo["root"])
         gt, labels, ids = self._objects(info, frame_ids, masks)
         if gt.shape[0] == 0:
             return None
@@ -395,7 +362,7 @@ class UnifiedVideoDataset(BaseDataset):
         results["frame_indices"] = frame_ids
         results["imgs"] = (self._read_frames(results, h, w) if self.load_frames
                            else np.zeros((0, h, w, 3), np.uint8))
-        masks = _Masks(self._metainfo["root"])
+        masks = MaskResolver(self._metainfo["root"])
         row = {}
         if self.with_gt:
             gt, labels, ids = self._objects(info, frame_ids, masks)

@@ -39,52 +39,8 @@ def list_pngs(folder: str | os.PathLike) -> list[str]:
         raise InputError(f"{folder}: folder not found") from None
 
 
-def _png_filter0(path: str | os.PathLike) -> np.ndarray | None:
-    """Decode an 8-bit palette/grey, non-interlaced PNG whose rows all use filter 0 (what PIL
-    writes for palette images) with one inflate; None for any other PNG."""
-    import struct
-    import zlib
-
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
-        return None
-    w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
-    if depth != 8 or ctype not in (0, 3) or interlace or not w or not h:
-        return None
-    pos, chunks = 8, []
-    while pos + 8 <= len(data):
-        n = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
-        if kind == b"IDAT":
-            chunks.append(data[pos + 8:pos + 8 + n])
-        elif kind == b"IEND":
-            break
-        pos += 12 + n
-    try:
-        raw = zlib.decompress(b"".join(chunks))
-    except zlib.error:
-        return None
-    if len(raw) != h * (w + 1):
-        return None
-    rows = np.frombuffer(raw, np.uint8).reshape(h, w + 1)
-    if rows[:, 0].any():
-        return None
-    return rows[:, 1:]
-
-
 def read_ids(path: str | os.PathLike) -> np.ndarray:
-    """An HxW id map from a palette/grey PNG; InputError naming the file if unreadable.
-
-    Palette indices / grey values as ``np.array(Image.open(path))`` gives them. Unfiltered
-    8-bit files take a short path; anything else goes through ``io.png.read_label_png``.
-    """
-    arr = _png_filter0(path)
-    if arr is not None:
-        return arr
+    """An HxW id map from a palette/grey PNG; InputError naming the file if unreadable."""
     from ..io.png import read_label_png
     return read_label_png(path)
 

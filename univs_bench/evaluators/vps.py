@@ -61,24 +61,8 @@ def _read_split(path: str) -> list[str]:
 
 
 def _read_ids(path: str) -> np.ndarray:
-    """HxW panoptic ids (R + 256 G + 256^2 B) of an RGB PNG; InputError naming the file otherwise.
-
-    Decoding to RGBA and viewing the bytes as little-endian uint32 gives the ids without the
-    per-channel int64 arithmetic of ``io.panoptic.rgb2id`` (the reads dominate the run time).
-    """
-    from PIL import Image
-    try:
-        with Image.open(path) as im:
-            if im.mode not in ("RGB", "RGBA"):
-                raise InputError(f"{path}: {im.mode} image where an RGB PNG of panoptic ids "
-                                 f"(id = R + 256 G + 256^2 B) was expected")
-            w, h = im.size
-            data = (im if im.mode == "RGBA" else im.convert("RGBA")).tobytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: cannot read as PNG ({e})") from None
-    return np.frombuffer(data, dtype="<u4").reshape(h, w) & 0xFFFFFF
+    from ..io.panoptic import read_panoptic_png
+    return read_panoptic_png(path)
 
 
 _RAW_LUT: tuple[np.ndarray, np.ndarray] | None = None
