@@ -274,6 +274,43 @@ def cmd_visualize(args):
 cmd_visualize.configure = _configure_visualize
 
 
+# --------------------------------------------------------------------------- train / config
+def _configure_train(p):
+    p.add_argument("config", help="an MMEngine config, e.g. configs/univs/univs_r50_stage2.py")
+    p.add_argument("--work-dir", default=None)
+    p.add_argument("--resume", nargs="?", const=True, default=False,
+                   help="resume from the latest checkpoint of the work dir, or from the given file")
+    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V")
+    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+
+
+@command("train", "train a model from an MMEngine config (checkpoints save and resume under torch >= 2.6)")
+def cmd_train(args):
+    from .train import train
+    train(args.config, work_dir=args.work_dir, resume=args.resume,
+          cfg_options=parse_cfg_options(args.cfg_options), launcher=args.launcher)
+    return 0
+
+
+cmd_train.configure = _configure_train
+
+
+def _configure_config(p):
+    p.add_argument("action", choices=["print"])
+    p.add_argument("config")
+    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V")
+
+
+@command("config", "`config print CONFIG`: the resolved config")
+def cmd_config(args):
+    from .train import print_config
+    print_config(args.config, parse_cfg_options(args.cfg_options))
+    return 0
+
+
+cmd_config.configure = _configure_config
+
+
 # --------------------------------------------------------------------------- checkpoints
 def _configure_convert_checkpoint(p):
     p.add_argument("src", help="official UniVS checkpoint (detectron2 .pth/.pkl, weights under 'model')")

@@ -80,6 +80,8 @@ class UniVSDataPreprocessor(BaseDataPreprocessor):
 def _build_criterion(cfg: dict) -> nn.Module:
     cfg = dict(cfg)
     name = cfg.pop("type", "UniVSCriterion")
+    if not isinstance(name, str):  # `type=` given as the class, as pure-Python configs do
+        return name(**cfg)
     cls = MODELS.get(name)
     if cls is None:
         cls = getattr(importlib.import_module("univs_bench.models.univs.criterion"), name)
