@@ -4,7 +4,8 @@
 1. writes the synthetic suite (all twelve benchmarks, official layouts) into OUT/work/_synthetic;
 2. `univs-bench run` for each demo model over all twelve benchmarks (resumable: a rerun only
    does what is missing);
-3. trains univs_tiny on the synthetic suite (a few CPU minutes, cached) and runs it, when the
+3. trains univs_tiny on the synthetic train splits (configs/univs/univs_tiny_demo.py, a few CPU
+   minutes on one thread, cached in OUT/work/univs_tiny_train/) and runs it, when the
    UniVS training and inference pieces are installed (--no-univs skips it);
 4. writes the leaderboard (OUT/leaderboard.md) and the HTML report with plots (OUT/report.html).
 """
@@ -32,13 +33,21 @@ def main(argv=None) -> int:
     work = out / "work"
     t0 = time.time()
     models = list(args.models)
+    model_cfgs: dict[str, dict] = {}
     if not args.no_univs:
-        models += _univs_tiny(work)
+        ckpt = _univs_tiny(work)
+        if ckpt:
+            models.append("univs_tiny")
+            model_cfgs["univs_tiny"] = {"checkpoint": ckpt}
+            import torch
+            torch.set_num_threads(1)  # the tiny model runs far faster on one thread than on several
     for name in models:
         print(f"\n=== {name} ===", flush=True)
-        runner = Runner(name, work_dir=str(work))
+        t1 = time.time()
+        runner = Runner(name, work_dir=str(work), model_cfg=model_cfgs.get(name))
         results = runner.run(list(BENCHMARKS.values()))
         print(summary_table(results), flush=True)
+        print(f"({name}: {time.time() - t1:.0f}s)", flush=True)
 
     from univs_bench.report.commands import report_command
     report_command("2", str(work), "md", str(out / "leaderboard.md"), False)
@@ -48,15 +57,19 @@ def main(argv=None) -> int:
     return 0
 
 
-def _univs_tiny(work: Path) -> list[str]:
-    """Train univs_tiny once (cached checkpoint) and return ['univs_tiny'], or [] if unavailable."""
+def _univs_tiny(work: Path) -> str | None:
+    """Train univs_tiny once (cached in WORK/univs_tiny_train/) and return its checkpoint, or
+    None when the training pieces are unavailable."""
     try:
-        from univs_bench.models.univs_zoo import ensure_tiny_checkpoint  # noqa: F401
+        from univs_bench.models.univs_zoo import ensure_tiny_checkpoint
     except ImportError as e:
         print(f"(univs_tiny skipped: {e})", file=sys.stderr)
-        return []
-    ensure_tiny_checkpoint(str(work))
-    return ["univs_tiny"]
+        return None
+    print("\n=== training univs_tiny (configs/univs/univs_tiny_demo.py, cached) ===", flush=True)
+    t0 = time.time()
+    ckpt = ensure_tiny_checkpoint(str(work))
+    print(f"univs_tiny checkpoint: {ckpt} ({time.time() - t0:.0f}s)", flush=True)
+    return ckpt
 
 
 if __name__ == "__main__":

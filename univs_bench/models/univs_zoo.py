@@ -43,7 +43,9 @@ OFFICIAL_CLASS_OFFSETS = {"ytvis19": 3048, "ytvis21": 2203, "ovis": 2243, "vipse
                           "vspw": 2924, "viposeg": 2924, "burst": 1000}
 # The training config first: its model (40 YTVIS classes) is the one the cached weights fit.
 TINY_CONFIGS = ("configs/univs/univs_tiny_synth.py", "configs/univs/univs_tiny.py")
-TINY_CHECKPOINTS = ("work_dirs/univs_tiny_synth/last_checkpoint", "work_dirs/tiny_synth/last_checkpoint",
+# The demo's checkpoint first (it carries its own model config and category maps).
+TINY_CHECKPOINTS = ("work_dirs/univs_tiny_train/univs_tiny.pth",
+                    "work_dirs/univs_tiny_synth/last_checkpoint", "work_dirs/tiny_synth/last_checkpoint",
                     "work_dirs/univs_tiny_synth/latest.pth", "work_dirs/univs_tiny/last_checkpoint",
                     "work_dirs/univs_tiny/latest.pth")
 MODEL_OPTIONS = ("checkpoint", "config", "class_embeds", "category_maps", "device", "weights")
@@ -186,6 +188,17 @@ class UniVSBenchModel(VideoModel):
         raise InputError(f"{bench.name}: {len(cats)} categories do not fit the model's {k} classes; "
                          "give --cfg-options category_maps=\"{'" + bench.name + "': {CAT_ID: CLASS, ...}}\"")
 
+    def _predicted_category(self, class_scores, meta, bench) -> int | None:
+        """The benchmark category of the model's best class among those the benchmark maps
+        (for VOS objects whose prompt names no category, e.g. BURST exemplars)."""
+        try:
+            cmap = self._class_map(meta, bench)
+        except InputError:
+            return None
+        if not cmap:
+            return None
+        return max(cmap, key=lambda c: float(class_scores[cmap[c]]))
+
     # ------------------------------------------------------------------ text
     def _text_features(self, texts, device):
         import torch
@@ -271,7 +284,10 @@ class UniVSBenchModel(VideoModel):
                     tracks.append(Track(id=i + 1, category=inv[k], masks=seq(masks), score=1.0))
         elif task in ("vos", "pvos"):
             for t in out["targets"]:
-                tracks.append(Track(id=int(t.obj_id), category=t.category, masks=seq(t.masks), score=1.0,
+                cat = t.category
+                if cat is None and t.logit_sum is not None and meta.categories:
+                    cat = self._predicted_category(t.logit_sum, meta, bench)
+                tracks.append(Track(id=int(t.obj_id), category=cat, masks=seq(t.masks), score=1.0,
                                     prompt_id=str(t.prompt_id if t.prompt_id is not None else t.obj_id)))
         elif task == "refvos":
             for i, t in enumerate(out["targets"]):
@@ -349,16 +365,25 @@ class UniVSSwinL(UniVSBenchModel):
 
 @BENCHMARK_MODELS.register_module("univs_tiny")
 class UniVSTiny(UniVSBenchModel):
-    """The CPU-sized UniVS of ``configs/univs/univs_tiny_synth.py`` (``univs_tiny.py`` when
-    absent), trained on the synthetic suite.
+    """The CPU-sized UniVS trained on the synthetic suite.
 
-    Weights: ``checkpoint``, else the newest one cached by ``univs-bench train
-    configs/univs/univs_tiny_synth.py`` (``TINY_CHECKPOINTS``). ``dict(type='univs_tiny')``
+    Weights: ``checkpoint``, else the first of ``TINY_CHECKPOINTS`` found (the demo's
+    ``work_dirs/univs_tiny_train/univs_tiny.pth`` from :func:`ensure_tiny_checkpoint`, then
+    those cached by ``univs-bench train configs/univs/univs_tiny_synth.py``). Architecture: the
+    ``model_cfg`` a demo checkpoint stores in its meta, else ``configs/univs/univs_tiny_synth.py``
+    (``univs_tiny.py`` when absent). ``dict(type='univs_tiny')``
     """
 
     variant, memory_frames, native_size = "tiny", 5, True
 
     def _model_cfg(self) -> dict:
+        if not self.config:
+            ckpt = self.checkpoint or self._default_checkpoint()
+            if ckpt:
+                from .univs.checkpoint import load_checkpoint_file
+                meta = load_checkpoint_file(ckpt).get("meta") or {}
+                if isinstance(meta.get("model_cfg"), dict):
+                    return copy.deepcopy(meta["model_cfg"])
         if not self.config:
             repo = Path(__file__).resolve().parents[2]
             found = [p for c in TINY_CONFIGS for p in (Path(c), repo / c) if p.is_file()]
@@ -380,3 +405,88 @@ class UniVSTiny(UniVSBenchModel):
         raise InputError("univs_tiny has no trained weights: train it with `univs-bench train "
                          "configs/univs/univs_tiny_synth.py` (caches work_dirs/univs_tiny_synth/), or give "
                          "--checkpoint FILE, or --cfg-options weights=random for untrained weights")
+
+
+# ----------------------------------------------------------------------------- demo training
+TINY_DEMO_CONFIG = "configs/univs/univs_tiny_demo.py"
+
+
+def _plain(d):
+    """A config value with classes replaced by their names (storable in a weights-only file)."""
+    if isinstance(d, dict):
+        return {k: _plain(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return type(d)(_plain(x) for x in d)
+    if isinstance(d, type):
+        return d.__name__
+    return d
+
+
+def ensure_tiny_checkpoint(work_dir: str, config: str | None = None, cfg_options: dict | None = None,
+                           progress: bool = False) -> str:
+    """Train ``univs_tiny`` for the demo once and return its checkpoint path.
+
+    Uses ``configs/univs/univs_tiny_demo.py`` (or ``config``): writes the synthetic suite's
+    benchmarks it trains on into ``<work_dir>/_synthetic`` (the folders ``univs-bench run``
+    uses, so their validation splits are the ones scored), converts their ``train`` splits
+    into ``<work_dir>/univs_tiny_train/data/`` and trains into ``<work_dir>/univs_tiny_train/``
+    on one CPU thread. The result ``univs_tiny.pth`` holds the weights and, in its meta, the
+    model config and the shared-vocabulary ``category_maps``, so ``univs_tiny`` loads it with
+    nothing else. Cached: an existing ``univs_tiny.pth`` is returned as it is; an interrupted
+    run resumes from its last MMEngine checkpoint. ``cfg_options`` overrides config keys
+    (e.g. ``{'train_cfg.max_iters': 20}``).
+    """
+    import time
+
+    from mmengine.config import Config
+
+    from ..data_converters import bench_data
+    from ..io.atomic import atomic_path
+    from ..registry import CONVERTERS
+    work = Path(work_dir)
+    out_dir = work / "univs_tiny_train"
+    final = out_dir / "univs_tiny.pth"
+    if final.is_file():
+        return str(final)
+    repo = Path(__file__).resolve().parents[2]
+    path = Path(config or TINY_DEMO_CONFIG)
+    if not path.is_file() and (repo / path).is_file():
+        path = repo / path
+    cfg = Config.fromfile(str(path))
+    if cfg_options:
+        cfg.merge_from_dict(dict(cfg_options))
+    names = [n for n, _, _ in cfg.demo_datasets]
+    synth, data_dir = work / "_synthetic", out_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    CONVERTERS.import_from_location()
+    for name in names:
+        root = synth / name
+        if not (root / ".complete").exists():  # the same marker as univs_bench.runner.Runner
+            from ..synthetic import SynthConfig, write_suite
+            write_suite(str(synth), benchmarks=[name], cfg=SynthConfig())
+            (root / ".complete").write_text("ok\n")
+        ann = data_dir / f"{name}_train.json"
+        if not ann.is_file():
+            conv_name, kw = bench_data(name).converter
+            conv = CONVERTERS.build(dict(type=conv_name, **kw))
+            conv.convert(str(root / bench_data(name).data), "train", str(ann), progress=progress)
+    for ds, name in zip(cfg.train_dataloader.dataset.datasets, names):
+        ds.ann_file = str(data_dir / f"{name}_train.json")
+
+    from ..train import train
+    t0 = time.time()
+    runner = train(cfg, work_dir=str(out_dir), resume=True)
+    seconds = time.time() - t0
+    model = runner.model.module if hasattr(runner.model, "module") else runner.model
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()
+             if k.startswith(("backbone.", "sem_seg_head."))}
+    model_cfg = _plain(_short_types(copy.deepcopy(cfg.to_dict()["model"])))
+    model_cfg.pop("criterion", None)
+    cmaps = {b: {int(c): int(k) for c, k in m.items()} for b, m in cfg.tiny_category_maps.items()}
+    meta = {"model_cfg": model_cfg, "category_maps": cmaps, "config": str(path),
+            "iters": int(runner.iter), "train_seconds_last_session": round(seconds, 1),
+            "classes": list(cfg.SHARED_CLASSES)}
+    import torch
+    with atomic_path(str(final), suffix=".pth") as tmp:
+        torch.save({"state_dict": state, "meta": meta}, tmp)
+    return str(final)

@@ -828,6 +828,9 @@ class StreamingInference:
                     picks.append(0)
                     ok.append(False)
             t_masks, t_embds = lq_masks, lq_embds
+        # class scores of each target's query, averaged over its clips: the category of an
+        # object whose prompt names none (read by the benchmark model when a writer needs one)
+        t_logits = out["pred_logits"][nq:] if use_prompts else out["pred_logits"][:nq]
         for i, t in enumerate(active):
             if not ok[i]:
                 continue
@@ -835,6 +838,9 @@ class StreamingInference:
             lo = max(t.first_frame - frames[0], 0)
             self._accumulate(state, t.id, frames[lo:], t_masks[k][lo:])
             t.embeds.append(t_embds[k][lo:].mean(0))
+            s = t_logits[k].float().sigmoid()
+            t.logit_sum = s if t.logit_sum is None else t.logit_sum + s
+            t.logit_n += 1
         for t in active:
             t.join_region = None
 
