@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from . import __version__
 from .errors import InputError
@@ -221,6 +222,14 @@ def cmd_run(args):
         kw = {k: v for k, v in (("videos", args.synth_videos), ("frames", args.synth_frames)) if v}
         synth_cfg = SynthConfig(**kw)
     init_launcher(args.launcher)
+    if args.model == "univs_tiny" and "checkpoint" not in model_cfg and model_cfg.get("weights") != "random":
+        # trains on the synthetic suite once (a few CPU minutes), then loads the cached weights
+        from .models.univs_zoo import ensure_tiny_checkpoint
+        if dist_info()[0] == 0:
+            model_cfg["checkpoint"] = ensure_tiny_checkpoint(args.work_dir)
+        from .runner import barrier
+        barrier()
+        model_cfg.setdefault("checkpoint", str(Path(args.work_dir) / "univs_tiny_train" / "univs_tiny.pth"))
     runner = Runner(args.model, work_dir=args.work_dir, data_root=args.data_root, model_cfg=model_cfg,
                     synth_cfg=synth_cfg, name=args.name)
     results = runner.run(benches)

@@ -17,7 +17,7 @@ from ..io import rle
 from ..io.atomic import atomic_write_text
 from ..registry import CONVERTERS
 from ..schema import Category, DatasetMeta, Prompt, Track, VideoAnnotation, VideoInfo
-from .base import BaseConverter, BaseWriter
+from .base import BaseConverter, BaseWriter, MaskResolver
 
 
 def _load(path: Path) -> dict:
@@ -35,15 +35,16 @@ class BURSTConverter(BaseConverter):
 
     dataset = "burst"
     task = "vos"
-    _cache: dict = {}
+    def __init__(self):
+        self._cache: dict = {}  # path -> (mtime, parsed json): each file is parsed once per conversion
 
     def _ann(self, root, split, name="all_classes.json") -> dict:
         p = Path(root) / "annotations" / split / name
-        key = (str(p), p.stat().st_mtime if p.exists() else None)
-        if key not in self._cache:
-            self._cache.clear()
-            self._cache[key] = _load(p)
-        return self._cache[key]
+        mtime = p.stat().st_mtime if p.exists() else None
+        hit = self._cache.get(str(p))
+        if hit is None or hit[0] != mtime:
+            self._cache[str(p)] = (mtime, _load(p))
+        return self._cache[str(p)][1]
 
     def _seqs(self, root, split) -> dict:
         return {f"{s['dataset']}/{s['seq_name']}": s for s in self._ann(root, split)["sequences"]}
@@ -101,21 +102,24 @@ class BURSTConverter(BaseConverter):
         if seq is None:
             return []
         index = {q: i for i, q in enumerate(all_paths)}
+        # the exemplar tasks give each object's category with its exemplar (track_category_ids)
+        cats = {str(k): int(v) for k, v in (seq.get("track_category_ids") or {}).items()}
         prompts = []
         for path, frame_segs in zip(seq["annotated_image_paths"], seq["segmentations"]):
             f = index.get(path)
             for tid, d in frame_segs.items():
                 if f is None or any(q.target == int(tid) for q in prompts):
                     continue
-                prompts.append(Prompt(id=tid, kind="mask", target=int(tid), frame=f,
+                cat = cats.get(str(tid))
+                prompts.append(Prompt(id=tid, kind="mask", target=int(tid), frame=f, category=cat,
                                       mask={"size": [h, w], "counts": d["rle"]}))
                 if d.get("bbox"):
                     x, y, bw, bh = d["bbox"]
-                    prompts.append(Prompt(id=f"{tid}:box", kind="box", target=int(tid), frame=f,
+                    prompts.append(Prompt(id=f"{tid}:box", kind="box", target=int(tid), frame=f, category=cat,
                                           box=[x, y, x + bw, y + bh]))
                 if d.get("point"):
                     prompts.append(Prompt(id=f"{tid}:point", kind="point", target=int(tid), frame=f,
-                                          points=[list(d["point"])]))
+                                          category=cat, points=[list(d["point"])]))
         return prompts
 
 
@@ -135,24 +139,33 @@ class BURSTWriter(BaseWriter):
     def _parts(self) -> Path:
         return self.out.with_name(self.out.name + ".parts")
 
-    def write_video(self, pred, meta=None):
+    def sequence(self, pred, meta=None, resolver: MaskResolver | None = None, frames=None) -> dict:
+        """The BURST json sequence of one video as written: masks of ``frames`` (default: the
+        annotated ones) as compressed RLE; ``resolver`` to share decoded PNGs."""
         v = pred.video
+        if resolver is None:
+            resolver = MaskResolver(meta.root if meta else None)
+        frames = v.annotated_frames() if frames is None else frames
         dataset, seq_name = v.id.split("/", 1)
         segs = []
-        for f in v.annotated_frames():
+        for f in frames:
             frame = {}
             for t in pred.tracks:
                 m = t.masks[f]
                 if m is None:
                     continue
-                enc = m if "counts" in m else rle.encode(_resolve(m, meta, v))
-                frame[str(t.id)] = {"rle": enc["counts"], "score": 1.0 if t.score is None else float(t.score)}
+                frame[str(t.id)] = {"rle": rle_counts(m, v.height, v.width, resolver),
+                                    "score": 1.0 if t.score is None else float(t.score)}
             segs.append(frame)
-        seq = {"id": v.id, "dataset": dataset, "seq_name": seq_name, "width": v.width, "height": v.height,
-               "all_image_paths": [n + self.frame_ext for n in v.frames],
-               "annotated_image_paths": [v.frames[f] + self.frame_ext for f in v.annotated_frames()],
-               "segmentations": segs,
-               "track_category_ids": {str(t.id): t.category for t in pred.tracks if t.category is not None}}
+        return {"id": v.id, "dataset": dataset, "seq_name": seq_name, "width": v.width, "height": v.height,
+                "all_image_paths": [n + self.frame_ext for n in v.frames],
+                "annotated_image_paths": [v.frames[f] + self.frame_ext for f in frames],
+                "segmentations": segs,
+                "track_category_ids": {str(t.id): t.category for t in pred.tracks if t.category is not None}}
+
+    def write_video(self, pred, meta=None):
+        v = pred.video
+        seq = self.sequence(pred, meta)
         self._parts().mkdir(parents=True, exist_ok=True)
         atomic_write_text(self._parts() / (v.id.replace("/", "__") + ".json"), json.dumps(seq))
 
@@ -165,6 +178,10 @@ class BURSTWriter(BaseWriter):
         return self.out / "pred.json"
 
 
-def _resolve(mask, meta, v):
-    from .base import MaskResolver
-    return MaskResolver(meta.root if meta else None).decode(mask, v.height, v.width)
+def rle_counts(mask: dict, h: int, w: int, resolver: MaskResolver) -> str:
+    """A schema mask as the compressed COCO RLE ``counts`` string BURST jsons hold."""
+    if "counts" in mask and isinstance(mask["counts"], str):
+        return mask["counts"]
+    if "counts" in mask:  # bytes or uncompressed
+        return rle.encode(rle.decode(mask, h, w))["counts"]
+    return rle.encode(resolver.decode(mask, h, w))["counts"]

@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..io.png import write_grey_png, write_palette_png
 from ..io.zip import zip_folder
 from ..registry import CONVERTERS
-from ..schema import DatasetMeta, Prompt, VideoAnnotation, VideoInfo
+from ..schema import DatasetMeta, Prompt, Track, VideoAnnotation, VideoInfo
 from .base import BaseConverter, BaseWriter, MaskResolver, video_frames_from_folder
 from .vos import DAVISConverter, _tracks_from_pngs
 
@@ -207,21 +207,36 @@ class RefDAVISWriter(BaseWriter):
 
     benchmarks = ("refdavis17",)
 
-    def write_video(self, pred, meta=None):
+    @staticmethod
+    def anno_sets(pred) -> dict[int, list[tuple[int, Track]]]:
+        """Anno set k -> its (object id, track) pairs in painting order (ascending score)."""
         v = pred.video
-        resolver = MaskResolver(meta.root if meta else None)
         per_set: dict[int, list] = {k: [] for k in range(len(REF_DAVIS_FILES))}
         for t in pred.tracks:
             try:
                 k, obj = (int(x) for x in (t.prompt_id or "").split(":"))
             except ValueError:
                 raise InputError(f"video {v.id!r}: track {t.id} prompt_id {t.prompt_id!r} is not '<set>:<object>'") from None
+            if k not in per_set:
+                raise InputError(f"video {v.id!r}: track {t.id} prompt_id {t.prompt_id!r} names anno set {k} "
+                                 f"(0..{len(REF_DAVIS_FILES) - 1})")
             per_set[k].append((t.score if t.score is not None else 1.0, obj, t))
-        for k, tracks in per_set.items():
-            tracks.sort(key=lambda x: x[0])
+        return {k: [(obj, t) for _, obj, t in sorted(tracks, key=lambda x: x[0])] for k, tracks in per_set.items()}
+
+    @staticmethod
+    def render_frame(pred, tracks, f: int, resolver: MaskResolver) -> np.ndarray:
+        """HxW uint8 object ids of one anno set's ``tracks`` (from ``anno_sets``) on frame ``f``."""
+        v = pred.video
+        ids = np.zeros((v.height, v.width), np.uint8)
+        for obj, t in tracks:
+            if t.masks[f] is not None:
+                ids[resolver.decode(t.masks[f], v.height, v.width)] = obj
+        return ids
+
+    def write_video(self, pred, meta=None):
+        v = pred.video
+        resolver = MaskResolver(meta.root if meta else None)
+        for k, tracks in self.anno_sets(pred).items():
             for f, name in enumerate(v.frames):
-                ids = np.zeros((v.height, v.width), np.uint8)
-                for _, obj, t in tracks:
-                    if t.masks[f] is not None:
-                        ids[resolver.decode(t.masks[f], v.height, v.width)] = obj
-                write_palette_png(self.out / f"anno_{k}" / v.id / f"{name}.png", ids)
+                write_palette_png(self.out / f"anno_{k}" / v.id / f"{name}.png",
+                                  self.render_frame(pred, tracks, f, resolver))

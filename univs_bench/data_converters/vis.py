@@ -89,6 +89,16 @@ def seg_to_rle(seg, h: int, w: int, where: str) -> dict | None:
     return {"size": [h, w], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
 
 
+def mask_rle(mask: dict | None, h: int, w: int, resolver: MaskResolver, where: str) -> dict | None:
+    """A schema mask as ``results.json`` holds it: compressed RLE with str counts, or None."""
+    if mask is None:
+        return None
+    if "png" in mask:
+        from ..io import rle
+        return rle.encode(resolver.decode(mask, h, w))
+    return seg_to_rle(mask, h, w, where)
+
+
 class _VisIndex:
     """One split's json, indexed by video folder name."""
 
@@ -314,19 +324,10 @@ class ResultsJsonWriter(BaseWriter):
                 raise InputError(f"{tw}: a prediction needs a category and a score")
             if len(t.masks) != v.num_frames:
                 raise InputError(f"{tw}: {len(t.masks)} masks for {v.num_frames} frames")
-            segs = [self._rle(m, v.height, v.width, resolver, f"{tw} frame {f}") for f, m in enumerate(t.masks)]
+            segs = [mask_rle(m, v.height, v.width, resolver, f"{tw} frame {f}") for f, m in enumerate(t.masks)]
             out.append({"video_id": vid, "category_id": int(t.category), "score": float(t.score),
                         "segmentations": segs})
         atomic_write_text(self.parts / f"{v.id}.json", json.dumps(out, separators=(",", ":")))
-
-    @staticmethod
-    def _rle(mask, h, w, resolver, where):
-        if mask is None:
-            return None
-        if "png" in mask:
-            from ..io import rle
-            return rle.encode(resolver.decode(mask, h, w))
-        return seg_to_rle(mask, h, w, where)
 
     def close(self):
         res = self.eval_target()

@@ -223,19 +223,25 @@ class PaletteWriter(BaseWriter):
         self.zip_root = zip_root
         self.root = root
 
+    def render_frame(self, pred, meta, f: int, resolver: MaskResolver | None = None) -> np.ndarray:
+        """The HxW uint8 object ids written for frame ``f`` (``resolver``: to share decoded PNGs)."""
+        v = pred.video
+        if resolver is None:
+            resolver = MaskResolver(self.root or (meta.root if meta else None))
+        ids = np.zeros((v.height, v.width), dtype=np.uint8)
+        for t in sorted(pred.tracks, key=lambda t: (t.score if t.score is not None else 1.0)):
+            if t.masks[f] is not None:
+                if not 0 < t.id < 256:
+                    raise InputError(f"video {v.id!r}: object id {t.id} does not fit a palette PNG")
+                ids[resolver.decode(t.masks[f], v.height, v.width)] = t.id
+        return ids
+
     def write_video(self, pred, meta=None):
         v = pred.video
         resolver = MaskResolver(self.root or (meta.root if meta else None))
-        order = sorted(pred.tracks, key=lambda t: (t.score if t.score is not None else 1.0))
         frame_ids = v.annotated_frames() if self.frames == "annotated" else range(v.num_frames)
         for f in frame_ids:
-            ids = np.zeros((v.height, v.width), dtype=np.uint8)
-            for t in order:
-                if t.masks[f] is not None:
-                    if not 0 < t.id < 256:
-                        raise InputError(f"video {v.id!r}: object id {t.id} does not fit a palette PNG")
-                    ids[resolver.decode(t.masks[f], v.height, v.width)] = t.id
-            write_palette_png(self.out / v.id / f"{v.frames[f]}.png", ids)
+            write_palette_png(self.out / v.id / f"{v.frames[f]}.png", self.render_frame(pred, meta, f, resolver))
 
     def close(self):
         if self.zip_root:

@@ -288,11 +288,13 @@ class VIPSegWriter(BaseWriter):
         self.parts = self.out.with_name(self.out.name + ".parts")
         self.parts.mkdir(parents=True, exist_ok=True)
 
-    def write_video(self, pred, meta=None):
+    @staticmethod
+    def segments(pred, isthing: dict[int, bool]) -> tuple[list[tuple[int, Track]], dict[int, int]]:
+        """(segment id, track) pairs in painting order and segment id -> category_id.
+
+        ``isthing``: category id -> thing?; the painting order is ascending (score, isthing).
+        """
         v = pred.video
-        cats = meta.categories if meta is not None and meta.categories else vipseg_categories()
-        isthing = {c.id: c.isthing for c in cats}
-        resolver = MaskResolver(self.root or (meta.root if meta else None))
         seg_ids, n_things = [], 0
         for t in pred.tracks:
             if t.category not in isthing or not 0 <= t.category < NUM_CLASSES:
@@ -308,20 +310,38 @@ class VIPSegWriter(BaseWriter):
         order = sorted(range(len(pred.tracks)), key=lambda i: (
             pred.tracks[i].score if pred.tracks[i].score is not None else 1.0, isthing[pred.tracks[i].category]))
         cat_of = {sid: pred.tracks[i].category for i, sid in enumerate(seg_ids)}
+        return [(seg_ids[i], pred.tracks[i]) for i in order], cat_of
+
+    @staticmethod
+    def render_frame(pred, segments: list[tuple[int, Track]], f: int, resolver: MaskResolver) -> np.ndarray:
+        """The HxW int64 segment ids written for frame ``f`` (``segments``: from ``segments``)."""
+        v = pred.video
+        pan = np.zeros((v.height, v.width), np.int64)
+        for sid, t in segments:
+            if t.masks[f] is not None:
+                pan[resolver.decode(t.masks[f], v.height, v.width)] = sid
+        return pan
+
+    @staticmethod
+    def segments_info(pan: np.ndarray, cat_of: dict[int, int]) -> list[tuple[int, int]]:
+        """(id, category_id) of the segment ids in ``pan``, stuff first: what ``segments_info`` lists."""
+        present = [int(s) for s in np.unique(pan) if s != 0]
+        present.sort(key=lambda s: (s >= THING_ID_BASE, s))
+        return [(s, cat_of[s]) for s in present]
+
+    def write_video(self, pred, meta=None):
+        v = pred.video
+        cats = meta.categories if meta is not None and meta.categories else vipseg_categories()
+        resolver = MaskResolver(self.root or (meta.root if meta else None))
+        segments, cat_of = self.segments(pred, {c.id: c.isthing for c in cats})
         frames = []
         for f in v.annotated_frames():
-            pan = np.zeros((v.height, v.width), np.int64)
-            for i in order:
-                m = pred.tracks[i].masks[f]
-                if m is not None:
-                    pan[resolver.decode(m, v.height, v.width)] = seg_ids[i]
+            pan = self.render_frame(pred, segments, f, resolver)
             resolver.clear()
             name = v.frames[f]
             write_rgb_png(self.out / "pan_pred" / v.id / f"{name}.png", id2rgb(pan))
-            present = [int(s) for s in np.unique(pan) if s != 0]
-            present.sort(key=lambda s: (s >= THING_ID_BASE, s))
-            frames.append({"image_id": name, "file_name": f"{name}.png",
-                           "segments_info": [{"id": s, "category_id": int(cat_of[s])} for s in present]})
+            frames.append({"image_id": name, "file_name": f"{name}.png", "segments_info": [
+                {"id": s, "category_id": int(c)} for s, c in self.segments_info(pan, cat_of)]})
         atomic_write_text(self.parts / f"{v.id}.json",
                           json.dumps({"video_id": v.id, "annotations": frames}, separators=(",", ":")))
 

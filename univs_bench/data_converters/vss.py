@@ -136,35 +136,45 @@ class VSPWWriter(BaseWriter):
         self.fill = fill
         self.root = root
 
+    def render_frame(self, pred, meta, f: int, resolver: MaskResolver | None = None) -> np.ndarray:
+        """The HxW class indices (0..123) written for frame ``f`` (``resolver``: to share decoded PNGs).
+
+        Track categories are not checked here (``write_video`` checks them first).
+        """
+        v = pred.video
+        if resolver is None:
+            resolver = MaskResolver(self.root or (meta.root if meta else None))
+        if pred.tracks or not pred.label_maps:
+            out = np.full((v.height, v.width), self.fill, np.uint8)
+            for t in sorted(pred.tracks, key=lambda t: t.score if t.score is not None else 1.0):
+                if t.masks[f] is not None:
+                    out[resolver.decode(t.masks[f], v.height, v.width)] = t.category - 1
+            return out
+        maps = {lm.frame: lm for lm in pred.label_maps}
+        if f not in maps:
+            raise InputError(f"video {v.id!r} frame {v.frames[f]}: no predicted label map")
+        lab = resolver.label_map(maps[f].png).astype(np.int64)
+        if maps[f].encoding == "vspw_raw":
+            lab = np.where((lab == OTHERS) | (lab == VOID), self.fill + 1, lab) - 1
+        elif maps[f].encoding != "class":
+            raise InputError(f"video {v.id!r} frame {v.frames[f]}: label map encoding "
+                             f"{maps[f].encoding!r} is not 'class' or 'vspw_raw'")
+        if lab.max(initial=0) >= NUM_CLASSES or lab.min(initial=0) < 0:
+            raise InputError(f"{maps[f].png}: class outside 0..{NUM_CLASSES - 1} (video {v.id!r})")
+        return lab
+
+    def check_categories(self, pred) -> None:
+        """Every track's category must be a VSPW class 1..124 (InputError naming the track)."""
+        v = pred.video
+        for t in sorted(pred.tracks, key=lambda t: t.score if t.score is not None else 1.0):
+            if t.category is None or not 1 <= t.category <= NUM_CLASSES:
+                raise InputError(f"video {v.id!r} track {t.id}: category {t.category} is not a VSPW "
+                                 f"class 1..{NUM_CLASSES} (written as 0..{NUM_CLASSES - 1})")
+
     def write_video(self, pred, meta=None):
         v = pred.video
         resolver = MaskResolver(self.root or (meta.root if meta else None))
-        frames = v.annotated_frames()
-        if pred.tracks or not pred.label_maps:
-            order = sorted(pred.tracks, key=lambda t: t.score if t.score is not None else 1.0)
-            for t in order:
-                if t.category is None or not 1 <= t.category <= NUM_CLASSES:
-                    raise InputError(f"video {v.id!r} track {t.id}: category {t.category} is not a VSPW "
-                                     f"class 1..{NUM_CLASSES} (written as 0..{NUM_CLASSES - 1})")
-            for f in frames:
-                out = np.full((v.height, v.width), self.fill, np.uint8)
-                for t in order:
-                    if t.masks[f] is not None:
-                        out[resolver.decode(t.masks[f], v.height, v.width)] = t.category - 1
-                write_grey_png(self.out / v.id / f"{v.frames[f]}.png", out)
-                resolver.clear()
-            return
-        maps = {lm.frame: lm for lm in pred.label_maps}
-        for f in frames:
-            if f not in maps:
-                raise InputError(f"video {v.id!r} frame {v.frames[f]}: no predicted label map")
-            lab = resolver.label_map(maps[f].png).astype(np.int64)
-            if maps[f].encoding == "vspw_raw":
-                lab = np.where((lab == OTHERS) | (lab == VOID), self.fill + 1, lab) - 1
-            elif maps[f].encoding != "class":
-                raise InputError(f"video {v.id!r} frame {v.frames[f]}: label map encoding "
-                                 f"{maps[f].encoding!r} is not 'class' or 'vspw_raw'")
-            if lab.max(initial=0) >= NUM_CLASSES or lab.min(initial=0) < 0:
-                raise InputError(f"{maps[f].png}: class outside 0..{NUM_CLASSES - 1} (video {v.id!r})")
-            write_grey_png(self.out / v.id / f"{v.frames[f]}.png", lab)
+        self.check_categories(pred)
+        for f in v.annotated_frames():
+            write_grey_png(self.out / v.id / f"{v.frames[f]}.png", self.render_frame(pred, meta, f, resolver))
             resolver.clear()

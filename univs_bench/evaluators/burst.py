@@ -515,8 +515,15 @@ def _trackmap_for_seq(gt: _Frames, pred: _Frames, classes: set, neg: set, nel: s
     return out
 
 
-def _eval_sequence(item: dict) -> dict:
-    """Worker: all statistics of one sequence (module-level for the process pool)."""
+def eval_sequence(item: dict) -> dict:
+    """All statistics of one sequence (the process pool's worker; module-level).
+
+    ``item``: ``task``, ``name``, ``gt`` ({GT file split: (GT sequence dict, first global track
+    id, GT path for errors)}, only ``all`` unless open-world), ``pred_seq`` (the prediction's
+    sequence dict), ``pred_path`` (for errors) and, except open-world, ``classes`` (evaluated
+    class ids) and ``multi_video_ids`` (``_multi_video_ids``). Returns per class ``hota``
+    statistics (and ``tmap``, class-guided), or per split ``owta`` and ``n_gt`` (open-world).
+    """
     task, seq_name = item["task"], item["name"]
     pseq = item["pred_seq"]
     out: dict = {"name": seq_name}
@@ -561,8 +568,8 @@ def _eval_sequence(item: dict) -> dict:
 
 # ------------------------------------------------------------------------ combining
 
-def _seq_sort_key(split: Any, seq: dict) -> str:
-    # TrackEval's sequence names: "<split>/<dataset>/<seq_name>" with '/' -> '-', sorted
+def seq_sort_key(split: Any, seq: dict) -> str:
+    """TrackEval's name of a sequence (``<split>/<dataset>/<seq_name>``, '/' -> '-'); it sorts by it."""
     return f"{split}/{seq['dataset']}/{seq['seq_name']}".replace("/", "-")
 
 
@@ -620,6 +627,31 @@ def _split_classes(classes: list[int]) -> dict[str, list[int]]:
             "uncommon": [c for c in classes if c not in _COMMON]}
 
 
+def combine_classes(results: list[dict], classes: list[int], task: str
+                    ) -> tuple[dict[str, float | None], dict[int, dict[str, float]]]:
+    """Class-guided / exemplar-guided numbers from ``eval_sequence`` results in sorted-name order.
+
+    Each class combines its sequences' HOTA (and track AP, class-guided) statistics; reported
+    numbers are class averages (``100 * sum / n``) over all, common and uncommon classes.
+    Returns (metrics, per class {HOTA, DetA, AssA[, AP]} as fractions).
+    """
+    class_guided = task == "class_guided"
+    per_class = {}
+    for cls in classes:
+        h = H.combine_sequences([r["hota"][cls] for r in results if cls in r["hota"]])
+        entry = {k: float(np.mean(h[k])) for k in ("HOTA", "DetA", "AssA")}
+        if class_guided:
+            ap = TM.combine_sequences([r["tmap"][cls] for r in results if cls in r["tmap"]])
+            entry["AP"] = float(np.mean(ap["AP"]))
+        per_class[cls] = entry
+    metrics: dict[str, float | None] = {}
+    names = ("HOTA", "DetA", "AssA") + (("AP",) if class_guided else ())
+    for m in names:
+        for split, cls_list in _split_classes(classes).items():
+            metrics[f"{m}_{split}"] = _average([per_class[c][m] for c in cls_list])
+    return metrics, per_class
+
+
 def _seq_hota_summary(stats: list[dict]) -> dict:
     """Detection-averaged HOTA/DetA/AssA of one sequence over its classes (percent)."""
     if not stats:
@@ -651,7 +683,7 @@ def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int
     classes = eval_classes(gt)
     multi = _multi_video_ids(preds, gt, pred_path)
     order = sorted(range(len(gt["sequences"])),
-                   key=lambda i: _seq_sort_key(gt["split"], gt["sequences"][i]))
+                   key=lambda i: seq_sort_key(gt["split"], gt["sequences"][i]))
     items = []
     for i in order:
         gseq = gt["sequences"][i]
@@ -659,21 +691,9 @@ def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int
                       "gt": {"all": (gseq, gt["offsets"][i], all_file)},
                       "pred_seq": preds[(gseq["dataset"], gseq["seq_name"])],
                       "pred_path": pred_path, "classes": classes, "multi_video_ids": multi})
-    results = map_videos(_eval_sequence, items, workers, desc="burst")
+    results = map_videos(eval_sequence, items, workers, desc="burst")
 
-    per_class = {}
-    for cls in classes:
-        h = H.combine_sequences([r["hota"][cls] for r in results if cls in r["hota"]])
-        entry = {k: float(np.mean(h[k])) for k in ("HOTA", "DetA", "AssA")}
-        if task == "class_guided":
-            ap = TM.combine_sequences([r["tmap"][cls] for r in results if cls in r["tmap"]])
-            entry["AP"] = float(np.mean(ap["AP"]))
-        per_class[cls] = entry
-    metrics: dict[str, float | None] = {}
-    names = ("HOTA", "DetA", "AssA") + (("AP",) if task == "class_guided" else ())
-    for m in names:
-        for split, cls_list in _split_classes(classes).items():
-            metrics[f"{m}_{split}"] = _average([per_class[c][m] for c in cls_list])
+    metrics, per_class = combine_classes(results, classes, task)
     per_video = {r["name"]: _seq_hota_summary(list(r["hota"].values())) for r in results}
     extra = {"per_class": {str(c): {k: 100 * v for k, v in e.items()}
                            for c, e in per_class.items()}}
@@ -701,12 +721,12 @@ def _evaluate_open_world(gt: dict, all_file: str, gt_dir: str, preds: dict, pred
         for i, s in enumerate(g["sequences"]):
             lookup.setdefault((s["dataset"], s["seq_name"]), {})[split] = (
                 s, g["offsets"][i], path)
-    order = sorted(gt["sequences"], key=lambda s: _seq_sort_key(gt["split"], s))
+    order = sorted(gt["sequences"], key=lambda s: seq_sort_key(gt["split"], s))
     items = [{"task": "open_world", "name": f"{s['dataset']}/{s['seq_name']}",
               "gt": lookup[(s["dataset"], s["seq_name"])],
               "pred_seq": preds[(s["dataset"], s["seq_name"])], "pred_path": pred_path}
              for s in order]
-    results = map_videos(_eval_sequence, items, workers, desc="burst")
+    results = map_videos(eval_sequence, items, workers, desc="burst")
     metrics: dict[str, float | None] = {}
     for split in ("all", "common", "uncommon"):
         if split not in splits:
@@ -715,7 +735,7 @@ def _evaluate_open_world(gt: dict, all_file: str, gt_dir: str, preds: dict, pred
         g = splits[split][0]
         # TrackEval combines the split file's sequences in sorted-name order
         by_name = {r["name"]: r for r in results}
-        seqs = sorted(g["sequences"], key=lambda s: _seq_sort_key(g["split"], s))
+        seqs = sorted(g["sequences"], key=lambda s: seq_sort_key(g["split"], s))
         stats, n_gt = [], 0
         for s in seqs:
             r = by_name[f"{s['dataset']}/{s['seq_name']}"]

@@ -19,8 +19,8 @@ Facts from yoxu515/VIPOSeg-Benchmark ``vop_eval.py`` (``eval_iou``):
 """
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from ..errors import InputError
 from ..metainfo.viposeg import SUBSETS, viposeg_subset
 from .base import EvalResult, map_videos, pct
 from .functional.boundary_iou import erosion_iterations, frame_iou_biou
+from .vos import load_json, read_ids
 
 
 def _files(folder: Path) -> list[str]:
@@ -37,37 +38,29 @@ def _files(folder: Path) -> list[str]:
 
 
 def _read_u8(path: Path) -> np.ndarray:
-    from .vos import read_ids
     arr = read_ids(path)
     if arr.dtype != np.uint8:
         raise InputError(f"{path}: 8-bit palette/grey PNG expected (got {arr.dtype})")
     return arr
 
 
-def _viposeg_video(item: tuple[str, str, str, str, dict]) -> dict:
-    """One video: per-subset sums and per-object means of IoU/bIoU."""
-    vid, gt_dir, ref_dir, pred_dir, classes = item
-    gt_files = _files(Path(gt_dir))
-    pred_files = _files(Path(pred_dir))
-    if len(gt_files) != len(pred_files):
-        raise InputError(f"{pred_dir}: {len(pred_files)} prediction files for {len(gt_files)} GT "
-                         f"frames of video {vid!r} (frames are paired by sorted position)")
-    ref_files = set(_files(Path(ref_dir)))
+def viposeg_video_stats(video: str,
+                        frames: Iterable[tuple[np.ndarray, np.ndarray, Sequence[tuple[int, int]]]]) -> dict:
+    """One video: per-subset sums and per-object means of IoU/bIoU.
+
+    ``frames``: the GT frames in order as (GT ids, predicted ids, refs), uint8 maps, ``refs``
+    the (object id, class id) pairs of the frame's reference mask in ``np.unique`` order. After
+    a frame is scored its reference objects join the scored list (an object listed twice is
+    counted twice, as officially); an object whose class is in no subset is not scored.
+    """
     obj_ids: list[int] = []
     subset_of: dict[int, str | None] = {}
     sums = {s: [0.0, 0.0, 0] for s in SUBSETS}
     per_obj: dict[int, list] = {}
     d = None
-    shape = None
-    for gname, pname in zip(gt_files, pred_files):
-        gpath, ppath = Path(gt_dir) / gname, Path(pred_dir) / pname
-        label = _read_u8(gpath)
-        if shape is None:
-            shape, d = label.shape, erosion_iterations(*label.shape)
-        pred = _read_u8(ppath)
-        if pred.shape != label.shape:
-            raise InputError(f"{ppath}: size {pred.shape[1]}x{pred.shape[0]} differs from GT "
-                             f"{gpath} ({label.shape[1]}x{label.shape[0]})")
+    for label, pred, refs in frames:
+        if d is None:
+            d = erosion_iterations(*label.shape)
         if obj_ids:
             iou, biou = frame_iou_biou(label, pred, obj_ids, d)
             for k, a, b in zip(obj_ids, iou.tolist(), biou.tolist()):
@@ -82,23 +75,54 @@ def _viposeg_video(item: tuple[str, str, str, str, dict]) -> dict:
                 o[0] += a
                 o[1] += b
                 o[2] += 1
-        if gname in ref_files:
-            ref = _read_u8(Path(ref_dir) / gname)
-            for k in np.unique(ref).tolist():
-                if k == 0:
-                    continue
-                if str(k) not in classes:
-                    raise InputError(f"{Path(ref_dir) / gname}: object {k} of video {vid!r} has "
-                                     f"no class in obj_class.json")
-                try:
-                    subset_of[k] = viposeg_subset(int(classes[str(k)]), vid)
-                except (TypeError, ValueError):
-                    raise InputError(f"obj_class.json: class of object {k} in video {vid!r} is "
-                                     f"not an integer") from None
-                obj_ids.append(k)
+        for k, cls in refs:
+            subset_of[k] = viposeg_subset(cls, video)
+            obj_ids.append(k)
+        del label, pred  # one frame alive at a time (see vos.semi_video_stats)
     objects = {str(k): {"IoU": v[0] / v[2], "bIoU": v[1] / v[2], "subset": subset_of[k],
                         "frames": v[2]} for k, v in sorted(per_obj.items())}
     return {"sums": sums, "objects": objects}
+
+
+def _viposeg_video(item: tuple[str, str, str, str, dict]) -> dict:
+    """One video from its GT, reference and prediction folders (``viposeg_video_stats``)."""
+    vid, gt_dir, ref_dir, pred_dir, classes = item
+    gt_files = _files(Path(gt_dir))
+    pred_files = _files(Path(pred_dir))
+    if len(gt_files) != len(pred_files):
+        raise InputError(f"{pred_dir}: {len(pred_files)} prediction files for {len(gt_files)} GT "
+                         f"frames of video {vid!r} (frames are paired by sorted position)")
+    ref_files = set(_files(Path(ref_dir)))
+
+    def refs(gname: str) -> list[tuple[int, int]]:
+        if gname not in ref_files:
+            return []
+        out = []
+        ref = _read_u8(Path(ref_dir) / gname)
+        for k in np.unique(ref).tolist():
+            if k == 0:
+                continue
+            if str(k) not in classes:
+                raise InputError(f"{Path(ref_dir) / gname}: object {k} of video {vid!r} has "
+                                 f"no class in obj_class.json")
+            try:
+                out.append((k, int(classes[str(k)])))
+            except (TypeError, ValueError):
+                raise InputError(f"obj_class.json: class of object {k} in video {vid!r} is "
+                                 f"not an integer") from None
+        return out
+
+    def read():
+        for gname, pname in zip(gt_files, pred_files):
+            gpath, ppath = Path(gt_dir) / gname, Path(pred_dir) / pname
+            label = _read_u8(gpath)
+            pred = _read_u8(ppath)
+            if pred.shape != label.shape:
+                raise InputError(f"{ppath}: size {pred.shape[1]}x{pred.shape[0]} differs from GT "
+                                 f"{gpath} ({label.shape[1]}x{label.shape[0]})")
+            yield label, pred, refs(gname)
+
+    return viposeg_video_stats(vid, read())
 
 
 def aggregate_viposeg(videos: list[dict]) -> dict[str, float | None]:
@@ -133,12 +157,7 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1, task
         if not p.is_dir():
             raise InputError(f"{p}: VIPOSeg folder not found")
     cls_path = root / "obj_class.json"
-    try:
-        obj_class = json.loads(cls_path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{cls_path}: not found") from None
-    except ValueError as e:
-        raise InputError(f"{cls_path}: not valid JSON ({e})") from None
+    obj_class = load_json(cls_path)
     videos = sorted(p.name for p in gt_root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not videos:
         raise InputError(f"{gt_root}: no videos")

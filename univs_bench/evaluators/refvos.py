@@ -19,8 +19,9 @@ is foreground where non-zero (0/255 PNGs); J, F, J&F are means over expressions.
 """
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -28,44 +29,48 @@ import numpy as np
 from ..errors import InputError
 from .base import EvalResult, map_videos, pct
 from .functional import jf
-from .vos import list_pngs, object_stats, read_ids, read_pred, read_split
+from .vos import (
+    davis_sequences,
+    gt_frame_files,
+    object_stats,
+    read_gt_frames,
+    read_ids,
+    read_pred,
+    read_videos_json,
+)
 
 MAX_PROPOSALS = 20
 N_ANNO_SETS = 4
 
 
-def _unsup_video(item: tuple[str, str, str]) -> dict:
-    """One sequence, DAVIS unsupervised protocol with Hungarian assignment: {obj: stats}."""
-    from scipy.optimize import linear_sum_assignment
+def unsup_video_stats(video: str, frames: Iterable[tuple[str, np.ndarray, np.ndarray]],
+                      n_frames: int) -> dict:
+    """One sequence, DAVIS unsupervised protocol with Hungarian assignment: {obj: object_stats}.
 
-    name, gt_dir, pred_dir = item
-    frames = list_pngs(gt_dir)
-    if not frames:
-        raise InputError(f"{gt_dir}: no GT frames for video {name!r}")
-    if not os.path.isdir(pred_dir):
-        raise InputError(f"{pred_dir}: prediction folder of video {name!r} missing")
-    first = read_ids(os.path.join(gt_dir, frames[0]))
-    shape = first.shape
-    n_obj = int(np.where(first == 255, 0, first).max(initial=0))
-    gt_ids = list(range(1, n_obj + 1))
-    radius = jf.boundary_radius(*shape)
-    cap = max(MAX_PROPOSALS, n_obj)
-    # [proposal, object, frame], the layout the official code averages over (tie-breaking in
-    # linear_sum_assignment depends on the exact float values).
-    jm = np.zeros((cap, n_obj, len(frames)))
-    fm = np.zeros((cap, n_obj, len(frames)))
-    n_prop = 0
-    for t, fr in enumerate(frames):
-        gpath = os.path.join(gt_dir, fr)
-        g = first if t == 0 else read_ids(gpath)
-        if g.shape != shape:
-            raise InputError(f"{gpath}: size differs from the first GT frame of {name!r}")
-        ppath = os.path.join(pred_dir, fr)
-        p = read_pred(ppath, shape)
+    ``frames``: every GT frame of the sequence in order as (where, GT ids, proposal ids),
+    ``where`` naming the prediction in errors; ``n_frames`` of them. Objects 1..K (K: largest id
+    of the first GT frame, void 255 set to 0); proposals 1..P; Hungarian assignment on
+    -(mean J + mean F) / 2; void excluded. Each object's stats carry its ``proposal``.
+    """
+    from scipy.optimize import linear_sum_assignment
+    jm = fm = None
+    n_obj = n_prop = 0
+    gt_ids: list[int] = []
+    radius = 0
+    for t, (where, g, p) in enumerate(frames):
+        if t == 0:
+            n_obj = int(np.where(g == 255, 0, g).max(initial=0))
+            gt_ids = list(range(1, n_obj + 1))
+            radius = jf.boundary_radius(*g.shape)
+            # [proposal, object, frame], the layout the official code averages over (tie-breaking
+            # in linear_sum_assignment depends on the exact float values).
+            cap = max(MAX_PROPOSALS, n_obj)
+            jm = np.zeros((cap, n_obj, n_frames))
+            fm = np.zeros((cap, n_obj, n_frames))
         top = int(p.max(initial=0))
         if top > MAX_PROPOSALS:
-            raise InputError(f"{ppath}: object id {top} > {MAX_PROPOSALS}, the most proposals "
-                             f"the DAVIS unsupervised protocol allows (video {name!r})")
+            raise InputError(f"{where}: object id {top} > {MAX_PROPOSALS}, the most proposals "
+                             f"the DAVIS unsupervised protocol allows (video {video!r})")
         n_prop = max(n_prop, top)
         void = g == 255
         void = void if void.any() else None
@@ -73,10 +78,11 @@ def _unsup_video(item: tuple[str, str, str]) -> dict:
         jt, ft = jf.frame_jf_pairs(g, p, gt_ids, list(range(1, top + 2)), radius, void)
         jm[:top, :, t], fm[:top, :, t] = jt[:top], ft[:top]
         jm[top:, :, t], fm[top:, :, t] = jt[top], ft[top]
+        del g, p, void  # one frame alive at a time (see vos.semi_video_stats)
+    if jm is None or n_obj == 0:
+        return {}
     n_rows = max(n_prop, n_obj)
     jm, fm = jm[:n_rows], fm[:n_rows]
-    if n_obj == 0:
-        return {}
     score = (np.mean(jm, axis=2) + np.mean(fm, axis=2)) / 2
     rows, cols = linear_sum_assignment(-score)
     out = {}
@@ -87,7 +93,25 @@ def _unsup_video(item: tuple[str, str, str]) -> dict:
     return {k: out[k] for k in sorted(out, key=int)}
 
 
-def _set_summary(per_video: dict[str, dict]) -> tuple[float, float, float]:
+def _unsup_video(item: tuple[str, str, str]) -> dict:
+    """One sequence from its GT and prediction folders (``unsup_video_stats``)."""
+    name, gt_dir, pred_dir = item
+    frames = gt_frame_files(name, gt_dir)
+    if not os.path.isdir(pred_dir):
+        raise InputError(f"{pred_dir}: prediction folder of video {name!r} missing")
+    first = read_ids(os.path.join(gt_dir, frames[0]))
+    shape = first.shape
+
+    def read():
+        for fr, _, g in chain([(frames[0], None, first)], read_gt_frames(name, gt_dir, frames[1:], shape)):
+            ppath = os.path.join(pred_dir, fr)
+            yield ppath, g, read_pred(ppath, shape)
+
+    return unsup_video_stats(name, read(), len(frames))
+
+
+def set_summary(per_video: dict[str, dict]) -> tuple[float, float, float]:
+    """(J&F, J_mean, F_mean) of one anno set: means over all objects of its videos."""
     objs = [o for v in per_video.values() for o in v.values()]
     if not objs:
         return float("nan"), float("nan"), float("nan")
@@ -96,18 +120,26 @@ def _set_summary(per_video: dict[str, dict]) -> tuple[float, float, float]:
     return (jmean + fmean) / 2.0, jmean, fmean
 
 
-def _refdavis(gt: str, pred: str, workers: int, options: dict) -> EvalResult:
-    res = options.get("resolution") or "480p"
-    ann = Path(gt) / "Annotations_unsupervised" / res
-    if not ann.is_dir():
-        raise InputError(f"{ann}: Ref-DAVIS annotation folder not found")
-    split = options.get("split") or str(Path(gt) / "ImageSets" / "2017" / "val.txt")
-    seqs = read_split(split)
-    if not seqs:
-        raise InputError(f"{split}: no sequences listed")
+def refdavis_metrics(per_set: Sequence[dict[str, dict]]) -> dict[str, float | None]:
+    """J&F_anno0..3 and their means J&F, J_mean, F_mean (percent) from each anno set's
+    {video: unsup_video_stats}."""
     metrics: dict[str, float | None] = {}
-    per_video: dict[str, dict] = {}
     sums = []
+    for a, pv in enumerate(per_set):
+        jfm, jm, fm = set_summary(pv)
+        sums.append((jfm, jm, fm))
+        metrics[f"J&F_anno{a}"] = pct(jfm)
+    arr = np.array(sums)
+    metrics["J&F"] = pct(arr[:, 0].mean())
+    metrics["J_mean"] = pct(arr[:, 1].mean())
+    metrics["F_mean"] = pct(arr[:, 2].mean())
+    return metrics
+
+
+def _refdavis(gt: str, pred: str, workers: int, options: dict) -> EvalResult:
+    ann, seqs = davis_sequences(gt, options, "Annotations_unsupervised", "Ref-DAVIS")
+    per_set = []
+    per_video: dict[str, dict] = {}
     for a in range(N_ANNO_SETS):
         root = Path(pred) / f"anno_{a}"
         if not root.is_dir():
@@ -115,59 +147,65 @@ def _refdavis(gt: str, pred: str, workers: int, options: dict) -> EvalResult:
         items = [(s, str(ann / s), str(root / s)) for s in seqs]
         results = map_videos(_unsup_video, items, workers, desc=f"refdavis17 anno_{a}")
         pv = {s: r for s, r in zip(seqs, results)}
-        jfm, jm, fm = _set_summary(pv)
-        sums.append((jfm, jm, fm))
-        metrics[f"J&F_anno{a}"] = pct(jfm)
+        per_set.append(pv)
         per_video[f"anno_{a}"] = {
             s: {k: {"J_mean": pct(o["J"][0]), "F_mean": pct(o["F"][0]), "proposal": o["proposal"]}
                 for k, o in objs.items()} for s, objs in pv.items()}
-    arr = np.array(sums)
-    metrics["J&F"] = pct(arr[:, 0].mean())
-    metrics["J_mean"] = pct(arr[:, 1].mean())
-    metrics["F_mean"] = pct(arr[:, 2].mean())
-    return EvalResult(metrics=metrics, per_video=per_video)
+    return EvalResult(metrics=refdavis_metrics(per_set), per_video=per_video)
 
 
 # --------------------------------------------------------------------------- Ref-YouTube-VOS
 
-def _refytvos_video(item: tuple[str, str, str, dict]) -> dict:
-    """One video: {exp_id: (J, F)} over all GT frames for every expression."""
-    vid, gt_dir, pred_dir, exps = item
-    frames = list_pngs(gt_dir)
-    if not frames:
-        raise InputError(f"{gt_dir}: no GT frames for video {vid!r}")
-    shape = None
-    radius = 0
+def refytvos_video_stats(exps: dict[str, int],
+                         frames: Iterable[tuple[np.ndarray, Callable[[str], np.ndarray]]]
+                         ) -> dict[str, tuple[float, float]]:
+    """One video: {exp_id: (mean J, mean F)} over all its GT frames for every expression.
+
+    ``exps`` maps expression id -> referred object id; ``frames`` are the GT frames in order as
+    (GT ids, pred_of) where ``pred_of(exp_id)`` gives that expression's predicted foreground
+    (a boolean HxW mask; the official reader takes non-zero PNG pixels).
+    """
+    radius = None
     series = {e: ([], []) for e in exps}
-    for fr in frames:
-        gpath = os.path.join(gt_dir, fr)
-        g = read_ids(gpath)
-        if shape is None:
-            shape, radius = g.shape, jf.boundary_radius(*g.shape)
-        elif g.shape != shape:
-            raise InputError(f"{gpath}: size differs from the first GT frame of {vid!r}")
+    for g, pred_of in frames:
+        if radius is None:
+            radius = jf.boundary_radius(*g.shape)
         for e, obj in exps.items():
-            ppath = os.path.join(pred_dir, e, fr)
-            p = read_pred(ppath, shape)
             gm = (g == obj).view(np.uint8)
-            pm = (p > 0).view(np.uint8)
+            pm = pred_of(e).view(np.uint8)
             j, f = jf.frame_jf(gm, pm, [1], radius)
             series[e][0].append(j[0])
             series[e][1].append(f[0])
+        del g  # one frame alive at a time (see vos.semi_video_stats)
     return {e: (float(np.mean(js)), float(np.mean(fs))) for e, (js, fs) in series.items()}
+
+
+def _refytvos_video(item: tuple[str, str, str, dict]) -> dict:
+    """One video from its GT and per-expression prediction folders (``refytvos_video_stats``)."""
+    vid, gt_dir, pred_dir, exps = item
+    frames = gt_frame_files(vid, gt_dir)
+
+    def read():
+        for fr, _, g in read_gt_frames(vid, gt_dir, frames):
+            yield g, lambda e, fr=fr, shape=g.shape: read_pred(os.path.join(pred_dir, e, fr), shape) > 0
+
+    return refytvos_video_stats(exps, read())
+
+
+def refytvos_metrics(videos: Sequence[dict[str, tuple[float, float]]], where: str) -> dict[str, float | None]:
+    """J&F, J, F (percent): means over all expressions of ``refytvos_video_stats`` results in
+    video order; no expression at all is an InputError naming ``where``."""
+    js = [j for r in videos for j, _ in r.values()]
+    fs = [f for r in videos for _, f in r.values()]
+    if not js:
+        raise InputError(f"{where}: no expressions to score")
+    j, f = float(np.mean(js)), float(np.mean(fs))
+    return {"J&F": pct((j + f) / 2.0), "J": pct(j), "F": pct(f)}
 
 
 def _refytvos(gt: str, pred: str, workers: int) -> EvalResult:
     meta_path = Path(gt) / "meta_expressions.json"
-    try:
-        meta = json.loads(meta_path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{meta_path}: not found") from None
-    except ValueError as e:
-        raise InputError(f"{meta_path}: not valid JSON ({e})") from None
-    videos = meta.get("videos") if isinstance(meta, dict) else None
-    if not isinstance(videos, dict) or not videos:
-        raise InputError(f"{meta_path}: no 'videos'")
+    videos = read_videos_json(meta_path)
     pred_root = Path(pred) / "Annotations" if (Path(pred) / "Annotations").is_dir() else Path(pred)
     items = []
     for vid in sorted(videos):
@@ -181,18 +219,9 @@ def _refytvos(gt: str, pred: str, workers: int) -> EvalResult:
         if exps:
             items.append((vid, str(Path(gt) / "Annotations" / vid), str(pred_root / vid), exps))
     results = map_videos(_refytvos_video, items, workers, desc="refytvos")
-    js, fs = [], []
-    per_video = {}
-    for it, r in zip(items, results):
-        per_video[it[0]] = {e: {"J": pct(j), "F": pct(f)} for e, (j, f) in r.items()}
-        for j, f in r.values():
-            js.append(j)
-            fs.append(f)
-    if not js:
-        raise InputError(f"{meta_path}: no expressions to score")
-    j, f = float(np.mean(js)), float(np.mean(fs))
-    return EvalResult(metrics={"J&F": pct((j + f) / 2.0), "J": pct(j), "F": pct(f)},
-                      per_video=per_video)
+    per_video = {it[0]: {e: {"J": pct(j), "F": pct(f)} for e, (j, f) in r.items()}
+                 for it, r in zip(items, results)}
+    return EvalResult(metrics=refytvos_metrics(results, str(meta_path)), per_video=per_video)
 
 
 def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1, task: str | None = None,

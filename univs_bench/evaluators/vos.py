@@ -12,7 +12,7 @@ DAVIS protocol, as davisvideochallenge/davis2017-evaluation runs it (``davis.py`
 - Per object: J/F mean, recall, decay over its frames (``functional.jf.db_statistics``);
   dataset numbers are means over all objects of the split, J&F = (J_mean + F_mean) / 2.
 
-YouTube-VOS 2018 (server-only; see ``_ytvos_video``): each object is scored on the annotated
+YouTube-VOS 2018 (server-only; see ``ytvos_video_stats``): each object is scored on the annotated
 frames after its first appearance (its reference frame) through the last annotated frame of
 the video, seen/unseen by category name.
 """
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,14 @@ def list_pngs(folder: str | os.PathLike) -> list[str]:
         raise InputError(f"{folder}: folder not found") from None
 
 
+def gt_frame_files(name: str, gt_dir: str) -> list[str]:
+    """The GT frames of video ``name``: the sorted PNGs of ``gt_dir``, at least one."""
+    frames = list_pngs(gt_dir)
+    if not frames:
+        raise InputError(f"{gt_dir}: no GT frames for video {name!r}")
+    return frames
+
+
 def read_ids(path: str | os.PathLike) -> np.ndarray:
     """An HxW id map from a palette/grey PNG; InputError naming the file if unreadable."""
     from ..io.png import read_label_png
@@ -56,6 +66,19 @@ def read_pred(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
     return arr
 
 
+def read_gt_frames(name: str, gt_dir: str, frames: Iterable[str], shape: tuple[int, int] | None = None
+                   ) -> Iterator[tuple[str, str, np.ndarray]]:
+    """(frame file, path, ids) of each GT frame; all must have the first one's size (``shape``)."""
+    for fr in frames:
+        gpath = os.path.join(gt_dir, fr)
+        gt = read_ids(gpath)
+        if shape is None:
+            shape = gt.shape
+        elif gt.shape != shape:
+            raise InputError(f"{gpath}: size differs from the first GT frame of {name!r}")
+        yield fr, gpath, gt
+
+
 def object_stats(j: np.ndarray, f: np.ndarray) -> dict:
     """Official per-object statistics of per-frame J and F series."""
     jm, jr, jd = jf.db_statistics(j)
@@ -63,40 +86,56 @@ def object_stats(j: np.ndarray, f: np.ndarray) -> dict:
     return {"J": (jm, jr, jd), "F": (fm, fr, fd), "n": len(j)}
 
 
+def semi_video_stats(name: str, first: np.ndarray,
+                     frames: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> dict:
+    """One sequence, DAVIS semi-supervised protocol: {obj_id: object_stats}.
+
+    ``first`` is the GT of frame 0 (objects 1..K, K its largest id once void 255 is 0);
+    ``frames`` are the evaluated frames (first and last dropped) as (where, GT ids, predicted
+    ids), ``where`` naming the prediction in errors. GT 255 counts as background; a predicted
+    id above K is an InputError (the official tool aborts the run).
+    """
+    n_obj = int(np.where(first == 255, 0, first).max(initial=0))
+    ids = list(range(1, n_obj + 1))
+    radius = jf.boundary_radius(*first.shape)
+    js, fs = [], []
+    for where, gt, pred in frames:
+        if gt.max(initial=0) == 255:
+            gt = np.where(gt == 255, 0, gt).astype(gt.dtype, copy=False)
+        top = int(pred.max(initial=0))
+        if top > n_obj:
+            raise InputError(f"{where}: object id {top} > {n_obj} objects in GT of {name!r} "
+                             f"(the official tool aborts)")
+        j, f = jf.frame_jf(gt, pred, ids, radius)
+        js.append(j)
+        fs.append(f)
+        # free the frame before the next is read: holding two frames' arrays makes glibc trim and
+        # re-fault the heap on every frame (measured ~7% on DAVIS-size frames)
+        del gt, pred
+    js = np.array(js, dtype=np.float64).reshape(len(js), n_obj)
+    fs = np.array(fs, dtype=np.float64).reshape(len(fs), n_obj)
+    return {str(k): object_stats(js[:, k - 1], fs[:, k - 1]) for k in ids}
+
+
 def _semi_video(item: tuple[str, str, str]) -> dict:
-    """One sequence, DAVIS semi-supervised protocol: {obj_id: object_stats}."""
+    """One sequence from its GT and prediction folders (``semi_video_stats``)."""
     name, gt_dir, pred_dir = item
-    frames = list_pngs(gt_dir)
-    if not frames:
-        raise InputError(f"{gt_dir}: no GT frames for video {name!r}")
+    frames = gt_frame_files(name, gt_dir)
     first = read_ids(os.path.join(gt_dir, frames[0]))
     shape = first.shape
-    n_obj = int(np.where(first == 255, 0, first).max(initial=0))
     evaluated = frames[1:-1]
     if not evaluated:
         raise InputError(f"{gt_dir}: video {name!r} has {len(frames)} GT frame(s); the DAVIS "
                          f"protocol drops the first and last frame and needs at least 3")
     if not os.path.isdir(pred_dir):
         raise InputError(f"{pred_dir}: prediction folder of video {name!r} missing")
-    ids = list(range(1, n_obj + 1))
-    radius = jf.boundary_radius(*shape)
-    js = np.empty((len(evaluated), n_obj))
-    fs = np.empty((len(evaluated), n_obj))
-    for t, fr in enumerate(evaluated):
-        gpath = os.path.join(gt_dir, fr)
-        gt = read_ids(gpath)
-        if gt.shape != shape:
-            raise InputError(f"{gpath}: size differs from the first GT frame of {name!r}")
-        if gt.max(initial=0) == 255:
-            gt = np.where(gt == 255, 0, gt).astype(gt.dtype, copy=False)
-        ppath = os.path.join(pred_dir, fr)
-        pred = read_pred(ppath, shape)
-        top = int(pred.max(initial=0))
-        if top > n_obj:
-            raise InputError(f"{ppath}: object id {top} > {n_obj} objects in GT of {name!r} "
-                             f"(the official tool aborts)")
-        js[t], fs[t] = jf.frame_jf(gt, pred, ids, radius)
-    return {str(k): object_stats(js[:, k - 1], fs[:, k - 1]) for k in ids}
+
+    def read():
+        for fr, _, gt in read_gt_frames(name, gt_dir, evaluated, shape):
+            ppath = os.path.join(pred_dir, fr)
+            yield ppath, gt, read_pred(ppath, shape)
+
+    return semi_video_stats(name, first, read())
 
 
 def aggregate_jf(per_video: dict[str, dict]) -> dict[str, float | None]:
@@ -139,15 +178,23 @@ def read_split(path: str | os.PathLike) -> list[str]:
     return [n for n in names if n]
 
 
-def _davis_items(gt: str, pred: str, options: dict) -> list[tuple[str, str, str]]:
+def davis_sequences(gt: str, options: dict, annotations: str = "Annotations", what: str = "DAVIS"
+                    ) -> tuple[Path, list[str]]:
+    """``<gt>/<annotations>/<resolution>`` and the sequences of the split file (``options``
+    'resolution', default 480p, and 'split', default ``ImageSets/2017/val.txt``)."""
     res = options.get("resolution") or _DEFAULT_RESOLUTION
-    ann = Path(gt) / "Annotations" / res
+    ann = Path(gt) / annotations / res
     if not ann.is_dir():
-        raise InputError(f"{ann}: DAVIS annotation folder not found")
+        raise InputError(f"{ann}: {what} annotation folder not found")
     split = options.get("split") or str(Path(gt) / "ImageSets" / "2017" / "val.txt")
     seqs = read_split(split)
     if not seqs:
         raise InputError(f"{split}: no sequences listed")
+    return ann, seqs
+
+
+def _davis_items(gt: str, pred: str, options: dict) -> list[tuple[str, str, str]]:
+    ann, seqs = davis_sequences(gt, options)
     return [(s, str(ann / s), str(Path(pred) / s)) for s in seqs]
 
 
@@ -182,48 +229,46 @@ def read_seen(path: str | os.PathLike | None) -> frozenset[str]:
     return frozenset(names)
 
 
-def _ytvos_video(item: tuple[str, str, str, dict]) -> dict:
+def ytvos_video_stats(name: str, objects: dict[int, str],
+                      frames: Iterable[tuple[str, np.ndarray, str, Callable[[], np.ndarray]]],
+                      objects_from: str = "meta.json") -> dict:
     """One YouTube-VOS video: {obj_id: {"J": mean, "F": mean, "category": name, "n": frames}}.
 
-    Each object is scored on the GT frames strictly after its reference frame (the first
-    annotated frame where it appears) through the last annotated frame of the video, frames
-    where it is absent included (both empty: J = F = 1). An object that appears only in the
-    last annotated frame has no scored frame and is left out.
+    ``objects`` maps object id -> category name; ``frames`` are the annotated GT frames in order
+    as (GT where, GT ids, prediction where, read_pred): the prediction is read only on frames
+    where some object is scored. Each object is scored on the GT frames strictly after its
+    reference frame (the first annotated frame where it appears) through the last annotated
+    frame of the video, frames where it is absent included (both empty: J = F = 1). An object
+    that appears only in the last annotated frame has no scored frame and is left out. A GT id
+    not in ``objects`` (named ``objects_from`` in the error) or a predicted id above the largest
+    object id is an InputError.
     """
-    name, gt_dir, pred_dir, objects = item
-    frames = list_pngs(gt_dir)
-    if not frames:
-        raise InputError(f"{gt_dir}: no GT frames for video {name!r}")
     known = sorted(objects)
     top = max(known, default=0)
-    shape = None
-    radius = 0
+    radius = None
     started: dict[int, int] = {}
     series: dict[int, tuple[list, list]] = {k: ([], []) for k in known}
-    for t, fr in enumerate(frames):
-        gpath = os.path.join(gt_dir, fr)
-        gt = read_ids(gpath)
-        if shape is None:
-            shape, radius = gt.shape, jf.boundary_radius(*gt.shape)
-        elif gt.shape != shape:
-            raise InputError(f"{gpath}: size differs from the first GT frame of {name!r}")
+    for t, (gwhere, gt, pwhere, read_pred) in enumerate(frames):
+        if radius is None:
+            radius = jf.boundary_radius(*gt.shape)
         active = [k for k in known if k in started]
         if active:
-            ppath = os.path.join(pred_dir, fr)
-            pred = read_pred(ppath, shape)
+            pred = read_pred()
             pmax = int(pred.max(initial=0))
             if pmax > top:
-                raise InputError(f"{ppath}: object id {pmax} > {top} objects of video {name!r}")
+                raise InputError(f"{pwhere}: object id {pmax} > {top} objects of video {name!r}")
             j, f = jf.frame_jf(gt, pred, active, radius)
             for a, k in enumerate(active):
                 series[k][0].append(j[a])
                 series[k][1].append(f[a])
+            del pred
         present = np.unique(gt)
+        del gt  # as in semi_video_stats: one frame alive at a time
         for v in present.tolist():
             if v == 0 or v in started:
                 continue
             if v not in objects:
-                raise InputError(f"{gpath}: object id {v} of video {name!r} not in meta.json")
+                raise InputError(f"{gwhere}: object id {v} of video {name!r} not in {objects_from}")
             started[v] = t
     out = {}
     for k in known:
@@ -235,17 +280,42 @@ def _ytvos_video(item: tuple[str, str, str, dict]) -> dict:
     return out
 
 
-def _ytvos_items(gt: str, pred: str) -> list[tuple[str, str, str, dict]]:
-    meta_path = Path(gt) / "meta.json"
+def _ytvos_video(item: tuple[str, str, str, dict]) -> dict:
+    """One YouTube-VOS video from its GT and prediction folders (``ytvos_video_stats``)."""
+    name, gt_dir, pred_dir, objects = item
+    frames = gt_frame_files(name, gt_dir)
+
+    def read():
+        for fr, gpath, gt in read_gt_frames(name, gt_dir, frames):
+            ppath = os.path.join(pred_dir, fr)
+            yield gpath, gt, ppath, partial(read_pred, ppath, gt.shape)
+
+    return ytvos_video_stats(name, objects, read())
+
+
+def load_json(path: Path):
+    """A json file's content; InputError naming the file if it is missing or not json."""
     try:
-        meta = json.loads(meta_path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
-        raise InputError(f"{meta_path}: not found") from None
+        raise InputError(f"{path}: not found") from None
     except ValueError as e:
-        raise InputError(f"{meta_path}: not valid JSON ({e})") from None
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+
+
+def read_videos_json(meta_path: Path) -> dict:
+    """The non-empty ``videos`` object of a YouTube-VOS style json (``meta.json``,
+    ``meta_expressions.json``); InputError naming the file otherwise."""
+    meta = load_json(meta_path)
     videos = meta.get("videos") if isinstance(meta, dict) else None
     if not isinstance(videos, dict) or not videos:
         raise InputError(f"{meta_path}: no 'videos'")
+    return videos
+
+
+def _ytvos_items(gt: str, pred: str) -> list[tuple[str, str, str, dict]]:
+    meta_path = Path(gt) / "meta.json"
+    videos = read_videos_json(meta_path)
     items = []
     for vid in sorted(videos):
         objs = (videos[vid] or {}).get("objects") or {}

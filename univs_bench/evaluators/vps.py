@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -256,6 +257,33 @@ def _gt_videos(gt_path: str, options: dict):
     return cats, out, True
 
 
+def vipseg_metrics(stats: Sequence, cats: dict[int, bool]) -> dict[str, float | None]:
+    """Dataset VPQ, VPQ_th, VPQ_st, VPQ@n, STQ, AQ, SQ (percent, None where undefined).
+
+    ``stats``: per video, objects with the ``VpsVideoStats`` fields ``pq``, ``stq_confusion``,
+    ``aq_sum`` and ``tubes``; ``cats``: category id -> isthing. VPQ is the mean of the five
+    window PQs, undefined when any window is (the official mean of five numbers).
+    """
+    class_ids = list(cats)
+    isthing = [cats[c] for c in class_ids]
+    pq_total = np.sum([s.pq for s in stats], axis=0)
+    per_window = [pq_from_stats(pq_total[i], class_ids, isthing) for i in range(len(VPQ_WINDOWS))]
+
+    def mean(key):
+        vals = [w[key] for w in per_window]
+        return float("nan") if any(np.isnan(vals)) else float(np.mean(vals))
+
+    metrics = {"VPQ": pct(mean("All")), "VPQ_th": pct(mean("Things")), "VPQ_st": pct(mean("Stuff"))}
+    for n, w in zip(VPQ_WINDOWS, per_window):
+        metrics[f"VPQ@{n}"] = pct(w["All"])
+    confusion = None
+    for s in stats:  # integer counts: the sum is exact in any order
+        confusion = s.stq_confusion if confusion is None else confusion + s.stq_confusion
+    stq = stq_from_stats(confusion, float(sum(s.aq_sum for s in stats)), int(sum(s.tubes for s in stats)))
+    metrics.update({k: pct(stq[k]) for k in ("STQ", "AQ", "SQ")})
+    return {m: nan_to_none(metrics[m]) for m in METRICS}
+
+
 def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int = 1,
                    task: str | None = None, options: dict | None = None) -> EvalResult:
     """Score a VIPSeg submission (CONTRACT.md layout) -> VPQ, VPQ_th, VPQ_st, VPQ@n, STQ, AQ, SQ (percent)."""
@@ -287,28 +315,15 @@ def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int
         items.append(_Video(video, files, segs, os.path.join(pred_root, "pan_pred", video), pred_segs,
                             cats, raw))
     stats = map_videos(_vipseg_video, items, workers=workers, desc="vipseg")
+    metrics = vipseg_metrics(stats, cats)
 
     class_ids = list(cats)
     isthing = [cats[c] for c in class_ids]
-    pq_total = np.sum([s.pq for s in stats], axis=0)
-    per_window = [pq_from_stats(pq_total[i], class_ids, isthing) for i in range(len(VPQ_WINDOWS))]
-
-    def mean(key):  # the official averages five numbers; it cannot produce one when a window has none
-        vals = [w[key] for w in per_window]
-        return float("nan") if any(np.isnan(vals)) else float(np.mean(vals))
-
-    metrics = {"VPQ": pct(mean("All")), "VPQ_th": pct(mean("Things")), "VPQ_st": pct(mean("Stuff"))}
-    for n, w in zip(VPQ_WINDOWS, per_window):
-        metrics[f"VPQ@{n}"] = pct(w["All"])
-    stq = stq_from_stats(np.sum([s.stq_confusion for s in stats], axis=0),
-                         float(sum(s.aq_sum for s in stats)), int(sum(s.tubes for s in stats)))
-    metrics.update({k: pct(stq[k]) for k in ("STQ", "AQ", "SQ")})
-
     per_video = {}
     for (video, _, _), s in zip(gt_videos, stats):
         own = [pq_from_stats(s.pq[i], class_ids, isthing)["All"] for i in range(len(VPQ_WINDOWS))]
         per_video[video] = {"frames": s.frames,
                             "VPQ": None if any(np.isnan(own)) else pct(np.mean(own)),
                             "AQ": pct(s.aq_sum / s.tubes) if s.tubes else None, "tubes": s.tubes}
-    return EvalResult(metrics={m: nan_to_none(metrics[m]) for m in METRICS}, per_video=per_video,
+    return EvalResult(metrics=metrics, per_video=per_video,
                       extra={"num_videos": len(items), "gt_form": "raw" if raw else "coco-video"})

@@ -26,7 +26,7 @@ from mmengine.evaluator import BaseMetric
 from ...benchmarks import get_benchmark
 from ...data_converters.base import MaskResolver
 from ...errors import InputError
-from ...schema import DatasetMeta, Track, VideoAnnotation
+from ...schema import DatasetMeta, VideoAnnotation
 
 _META_FIELDS = {f.name for f in dataclasses.fields(DatasetMeta)}
 
@@ -58,11 +58,6 @@ def as_meta(x: Any) -> DatasetMeta:
         return DatasetMeta.from_dict(d)
     except TypeError as e:
         raise InputError(f"metric input 'meta': not a DatasetMeta ({e})") from None
-
-
-def track_score(t: Track) -> float:
-    """The score writers paint by (a track without one counts as 1.0, as the writers do)."""
-    return t.score if t.score is not None else 1.0
 
 
 def gt_labels(gt: VideoAnnotation, f: int, resolver: MaskResolver, encodings: Sequence[str] = (),
@@ -115,14 +110,17 @@ def gt_png_frames(gt: VideoAnnotation, meta: DatasetMeta, annotations: str | Non
     return sorted(frames), (None if folder is None else folder.replace("{", "{{").replace("}", "}}") + "/{frame}.png")
 
 
-def paint(tracks: Sequence[tuple[int, Track]], f: int, resolver: MaskResolver, h: int, w: int,
-          dtype=np.uint8, fill: int = 0) -> np.ndarray:
-    """``(value, track)`` pairs painted in the given order on frame ``f`` (later ones win)."""
-    out = np.full((h, w), fill, dtype)
-    for value, t in tracks:
-        if t.masks[f] is not None:
-            out[resolver.decode(t.masks[f], h, w)] = value
-    return out
+def sparse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(flat indices, values) of the non-zero entries: a per-video confusion matrix kept small."""
+    idx = np.flatnonzero(a)
+    return idx, a.ravel()[idx]
+
+
+def dense(kept: tuple[np.ndarray, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """The int64 array of ``shape`` that ``sparse`` kept."""
+    out = np.zeros(int(np.prod(shape)), np.int64)
+    out[kept[0]] = kept[1]
+    return out.reshape(shape)
 
 
 def check_pair(gt: VideoAnnotation, pred: VideoAnnotation) -> None:

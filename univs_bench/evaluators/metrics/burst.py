@@ -1,35 +1,24 @@
 """BURST HOTA / DetA / AssA (and track AP, class-guided) as an MMEngine metric.
 
 Each video is turned into the BURST json sequence dicts that the GT file and ``BURSTWriter``
-would hold (in memory) and scored by ``evaluators.burst._eval_sequence``, the per-sequence
-worker of ``univs-bench evaluate burst``; classes are combined as its ``evaluate_files`` does.
+would hold (in memory; the prediction's from ``BURSTWriter.sequence``) and scored by
+``evaluators.burst.eval_sequence``, the per-sequence worker of ``univs-bench evaluate burst``;
+classes are combined by its ``combine_classes``.
 """
 from __future__ import annotations
 
 import json
 import os
 
-import numpy as np
-
 from ...data_converters.base import MaskResolver
+from ...data_converters.burst import BURSTWriter, rle_counts
 from ...errors import InputError
 from ...metainfo.burst import BURST_DISTRACTOR_IDS, BURST_NUM_CATEGORIES
 from ...registry import METRICS
 from .. import burst as E
-from ..functional import hota as H
-from ..functional import trackmap as TM
 from .base import VideoMetric
 
 _ALL_CLASSES = tuple(c for c in range(1, BURST_NUM_CATEGORIES + 1) if c not in BURST_DISTRACTOR_IDS)
-
-
-def _rle_counts(mask, h, w, resolver) -> str:
-    if "counts" in mask and isinstance(mask["counts"], str):
-        return mask["counts"]
-    from ...io import rle
-    if "counts" in mask:
-        return rle.encode(rle.decode(mask, h, w))["counts"]
-    return rle.encode(resolver.decode(mask, h, w))["counts"]
 
 
 @METRICS.register_module()
@@ -104,43 +93,25 @@ class BURSTMetric(VideoMetric):
         gseq = {"id": v.id, "dataset": dataset, "seq_name": seq_name, "width": w, "height": h,
                 "annotated_image_paths": paths, "neg_category_ids": neg, "not_exhaustive_category_ids": nel,
                 "track_category_ids": {str(t.id): t.category for t in gt.tracks},
-                "segmentations": [{str(t.id): {"rle": _rle_counts(t.masks[f], h, w, resolver)}
+                "segmentations": [{str(t.id): {"rle": rle_counts(t.masks[f], h, w, resolver)}
                                    for t in gt.tracks if t.masks[f] is not None} for f in frames]}
         bad = [t.id for t in pred.tracks if t.id <= 0]
         if bad:
             raise InputError(f"prediction of video {v.id!r}: track id {bad[0]} is not positive")
-        pseq = {"id": v.id, "dataset": dataset, "seq_name": seq_name, "width": w, "height": h,
-                "annotated_image_paths": paths,
-                "track_category_ids": {str(t.id): t.category for t in pred.tracks if t.category is not None},
-                "segmentations": [{str(t.id): {"rle": _rle_counts(t.masks[f], h, w, resolver),
-                                               "score": 1.0 if t.score is None else float(t.score)}
-                                   for t in pred.tracks if t.masks[f] is not None} for f in frames]}
+        pseq = BURSTWriter(frame_ext=self.frame_ext).sequence(pred, meta, resolver, frames)
         resolver.clear()
         # json round trip: the sequences as the files would give them (str keys, plain types)
         gseq, pseq = json.loads(json.dumps(gseq)), json.loads(json.dumps(pseq))
         item = {"task": self.task, "name": v.id, "gt": {"all": (gseq, 1, "GT")}, "pred_seq": pseq,
                 "pred_path": "prediction", "classes": _ALL_CLASSES, "multi_video_ids": frozenset()}
-        out = E._eval_sequence(item)
+        out = E.eval_sequence(item)
         out["gt_classes"] = E.eval_classes({"sequences": [gseq]})
-        out["sort_key"] = E._seq_sort_key(meta.split, gseq)
+        out["sort_key"] = E.seq_sort_key(meta.split, gseq)
         return out
 
     def compute_metrics(self, results):
         self._check_results(results)
         results = sorted(results, key=lambda r: r["sort_key"])
         classes = sorted({c for r in results for c in r["gt_classes"]})
-        class_guided = self.task == "class_guided"
-        per_class = {}
-        for cls in classes:
-            h = H.combine_sequences([r["hota"][cls] for r in results if cls in r["hota"]])
-            entry = {k: float(np.mean(h[k])) for k in ("HOTA", "DetA", "AssA")}
-            if class_guided:
-                ap = TM.combine_sequences([r["tmap"][cls] for r in results if cls in r["tmap"]])
-                entry["AP"] = float(np.mean(ap["AP"]))
-            per_class[cls] = entry
-        metrics = {}
-        names = ("HOTA", "DetA", "AssA") + (("AP",) if class_guided else ())
-        for m in names:
-            for split, cls_list in E._split_classes(classes).items():
-                metrics[f"{m}_{split}"] = E._average([per_class[c][m] for c in cls_list])
+        metrics, _ = E.combine_classes(results, classes, self.task)
         return {m: metrics[m] for m in self.bench.metrics_for(self.task)}

@@ -4,25 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from ...data_converters.base import MaskResolver
+from ...data_converters.vis import mask_rle
 from ...errors import InputError
 from ...registry import METRICS
 from .. import vis as E
 from ..base import pct
 from ..functional import vis as F
 from .base import VideoMetric
-
-
-def _rle(mask, h, w, resolver):
-    """A schema mask as the results.json / annotation json would hold it (compressed RLE or None)."""
-    if mask is None:
-        return None
-    from ...io import rle
-    if "png" in mask:
-        return rle.encode(resolver.decode(mask, h, w))
-    counts = mask["counts"]
-    if isinstance(counts, list):
-        return rle.encode(rle.decode(mask))
-    return {"size": [h, w], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
 
 
 @METRICS.register_module()
@@ -64,7 +52,7 @@ class VISMetric(VideoMetric):
             where = f"GT video {v.id!r} track {t.id}"
             if t.category not in cats:
                 continue  # getAnnIds(catIds=...) drops it
-            segs = [_rle(m, h, w, resolver) for m in t.masks]
+            segs = [mask_rle(m, h, w, resolver, f"{where} frame {f}") for f, m in enumerate(t.masks)]
             areas = t.attributes.get("areas")
             if areas is None:
                 from ...io import rle
@@ -89,7 +77,8 @@ class VISMetric(VideoMetric):
                 raise InputError(f"{where}: a prediction needs a category and a score")
             if t.category not in cats:
                 raise InputError(f"{where}: category_id {t.category!r} is not in the GT")
-            dts.append((t.category, float(t.score), [_rle(m, h, w, resolver) for m in t.masks]))
+            dts.append((t.category, float(t.score),
+                        [mask_rle(m, h, w, resolver, f"{where} frame {f}") for f, m in enumerate(t.masks)]))
         resolver.clear()
         json_id = (meta.extra.get("video_ids") or {}).get(v.id)
         if json_id is None:

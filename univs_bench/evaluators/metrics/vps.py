@@ -1,32 +1,26 @@
-"""VIPSeg VPQ / STQ as an MMEngine metric, through ``functional.vps``."""
+"""VIPSeg VPQ / STQ as an MMEngine metric, through ``functional.vps`` and ``evaluators.vps.vipseg_metrics``."""
 from __future__ import annotations
 
 import numpy as np
 
 from ...data_converters.base import MaskResolver
+from ...data_converters.vps import VIPSegWriter
 from ...errors import InputError
 from ...registry import METRICS
-from ..base import nan_to_none, pct
-from ..functional.vps import (
-    VIPSEG_NUM_CLASSES,
-    VPQ_WINDOWS,
-    FrameTable,
-    frame_segments,
-    pair_table,
-    pq_from_stats,
-    stq_from_stats,
-    vps_video_stats,
-)
-from ..vps import METRICS as VPS_METRICS
-from ..vps import convert_raw_frame
-from .base import VideoMetric, gt_labels, track_score
-
-THING_ID_BASE = 1000  # as data_converters.vps.VIPSegWriter numbers thing segments
+from ..functional.vps import VIPSEG_NUM_CLASSES, VPQ_WINDOWS, FrameTable, frame_segments, pair_table, vps_video_stats
+from ..vps import convert_raw_frame, vipseg_metrics
+from .base import VideoMetric, dense, gt_labels, sparse
 
 
-def _sparse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    idx = np.flatnonzero(a)
-    return idx, a.ravel()[idx]
+class _Stats:
+    """One video's kept statistics as ``vipseg_metrics`` reads them (confusion densified on read)."""
+
+    def __init__(self, r: dict):
+        self.pq, self.aq_sum, self.tubes, self._stq = r["pq"], r["aq_sum"], r["tubes"], r["stq"]
+
+    @property
+    def stq_confusion(self) -> np.ndarray:
+        return dense(self._stq, (VIPSEG_NUM_CLASSES + 1,) * 2)
 
 
 @METRICS.register_module()
@@ -70,23 +64,6 @@ class VPSMetric(VideoMetric):
             entries.append((t.id, t.category, int(bool(t.iscrowd)), area.get(t.id, 0)))
         return ids, entries
 
-    def _pred_render(self, pred, cats):
-        v = pred.video
-        seg_ids, n_things = [], 0
-        for t in pred.tracks:
-            if t.category not in cats:
-                raise InputError(f"prediction of video {v.id!r} track {t.id}: category {t.category} is not a "
-                                 f"VIPSeg category_id 0..{VIPSEG_NUM_CLASSES - 1}")
-            if cats[t.category]:
-                seg_ids.append(THING_ID_BASE + n_things)
-                n_things += 1
-            else:
-                seg_ids.append(t.category + 1)
-        order = sorted(range(len(pred.tracks)),
-                       key=lambda i: (track_score(pred.tracks[i]), cats[pred.tracks[i].category]))
-        cat_of = {sid: pred.tracks[i].category for i, sid in enumerate(seg_ids)}
-        return [(seg_ids[i], pred.tracks[i]) for i in order], cat_of
-
     def process_video(self, gt, pred, meta):
         v = gt.video
         cats = {c.id: bool(c.isthing) for c in meta.categories}
@@ -96,19 +73,16 @@ class VPSMetric(VideoMetric):
         if bad:
             raise InputError(f"metainfo: category id {bad[0]} outside 0..{VIPSEG_NUM_CLASSES - 1}")
         resolver = MaskResolver(meta.root)
-        painted, cat_of = self._pred_render(pred, cats)
+        segments, cat_of = VIPSegWriter.segments(pred, cats)
         tables = []
         for f in v.annotated_frames():
             g_ids, g_list = self._gt_frame(gt, f, resolver, cats)
-            p_ids = np.zeros((v.height, v.width), np.int64)
-            for sid, t in painted:
-                if t.masks[f] is not None:
-                    p_ids[resolver.decode(t.masks[f], v.height, v.width)] = sid
+            p_ids = None  # the previous frame's buffer is freed before this one is painted, so reused
+            p_ids = VIPSegWriter.render_frame(pred, segments, f, resolver)
             resolver.clear()
             if p_ids.shape != g_ids.shape:
                 raise InputError(f"video {v.id!r} frame {v.frames[f]}: prediction size differs from GT")
-            present = sorted((int(s) for s in np.unique(p_ids) if s != 0), key=lambda s: (s >= THING_ID_BASE, s))
-            p_list = [(s, cat_of[s], 0, 0) for s in present]
+            p_list = [(s, c, 0, 0) for s, c in VIPSegWriter.segments_info(p_ids, cat_of)]
             g, p, c = pair_table(g_ids, p_ids)
             tables.append(FrameTable(g, p, c, frame_segments(g_list), frame_segments(p_list)))
         things = [k for k, th in cats.items() if th]
@@ -116,30 +90,9 @@ class VPSMetric(VideoMetric):
             s = vps_video_stats(tables, things, VPQ_WINDOWS, VIPSEG_NUM_CLASSES)
         except ValueError as e:
             raise InputError(f"GT of video {v.id!r}: {e}") from None
-        return {"video": v.id, "cats": sorted(cats.items()), "pq": s.pq, "stq": _sparse(s.stq_confusion),
+        return {"video": v.id, "cats": sorted(cats.items()), "pq": s.pq, "stq": sparse(s.stq_confusion),
                 "aq_sum": s.aq_sum, "tubes": s.tubes, "frames": s.frames}
 
     def compute_metrics(self, results):
         self._check_results(results)
-        cats = dict(results[0]["cats"])
-        class_ids = list(cats)
-        isthing = [cats[c] for c in class_ids]
-        pq_total = np.sum([r["pq"] for r in results], axis=0)
-        per_window = [pq_from_stats(pq_total[i], class_ids, isthing) for i in range(len(VPQ_WINDOWS))]
-
-        def mean(key):  # as the CLI: undefined when any window is
-            vals = [w[key] for w in per_window]
-            return float("nan") if any(np.isnan(vals)) else float(np.mean(vals))
-
-        metrics = {"VPQ": pct(mean("All")), "VPQ_th": pct(mean("Things")), "VPQ_st": pct(mean("Stuff"))}
-        for n, w in zip(VPQ_WINDOWS, per_window):
-            metrics[f"VPQ@{n}"] = pct(w["All"])
-        k = VIPSEG_NUM_CLASSES + 1
-        conf = np.zeros(k * k, np.int64)
-        for r in results:
-            idx, val = r["stq"]
-            conf[idx] += val
-        stq = stq_from_stats(conf.reshape(k, k), float(sum(r["aq_sum"] for r in results)),
-                             int(sum(r["tubes"] for r in results)))
-        metrics.update({m: pct(stq[m]) for m in ("STQ", "AQ", "SQ")})
-        return {m: nan_to_none(metrics[m]) for m in VPS_METRICS}
+        return vipseg_metrics([_Stats(r) for r in results], dict(results[0]["cats"]))
