@@ -38,7 +38,6 @@ ytvos18` on a dev split reports J_seen and F_seen and null unseen metrics (and G
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sys
@@ -56,43 +55,13 @@ VOID = 255
 
 
 def balanced_holdout(video_cats: dict[str, set], fraction: float, seed: int) -> list[str]:
-    """Held-out video ids (sorted) by the rule of the module docstring.
+    """Held-out video ids (sorted): :func:`.split.balanced_holdout` over the sorted ids.
 
     ``video_cats`` maps each video id to the set of its categories (empty: no category).
     """
+    from .split import balanced_holdout as holdout_indices
     names = sorted(video_cats)
-    n = len(names)
-    if n < 2:
-        raise InputError(f"a dev split needs at least 2 training videos, got {n}")
-    target = min(max(round(fraction * n), 1), n - 1)
-    order = [names[i] for i in np.random.default_rng(seed).permutation(n)]
-    videos_of: dict = {}
-    for v in order:
-        for c in video_cats[v]:
-            videos_of.setdefault(c, []).append(v)
-    held: list[str] = []
-    held_set: set[str] = set()
-    have = {c: 0 for c in videos_of}
-
-    def take(v):
-        held.append(v)
-        held_set.add(v)
-        for c in video_cats[v]:
-            have[c] += 1
-
-    for c in sorted(videos_of, key=lambda c: (len(videos_of[c]), str(c))):
-        quota = math.floor(fraction * len(videos_of[c]) + 0.5)
-        for v in videos_of[c]:
-            if have[c] >= quota or len(held) >= target:
-                break
-            if v not in held_set:
-                take(v)
-    for v in order:
-        if len(held) >= target:
-            break
-        if v not in held_set:
-            take(v)
-    return sorted(held)
+    return sorted(names[i] for i in holdout_indices([video_cats[n] for n in names], fraction, seed))
 
 
 # --------------------------------------------------------------------------- file helpers
