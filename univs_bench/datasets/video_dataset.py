@@ -35,24 +35,13 @@ from mmengine.dataset import BaseDataset
 
 from ..data_converters.base import MaskResolver
 from ..errors import InputError
+from ..io.png import read_frame_image as read_frame
 from ..registry import DATASETS, TRANSFORMS
 from ..registry import build as build_in_scope
 
 MODEL_TASKS = {"vis": "detection", "vss": "detection", "vps": "detection",
                "vos": "sot", "pvos": "sot", "refvos": "grounding"}
 VISUAL_KINDS = ("mask", "box", "point", "scribble")
-
-
-def read_frame(path: str) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 RGB; InputError naming the file when unreadable."""
-    from PIL import Image
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: frame image not found") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read frame image ({e})") from None
 
 
 def _label_map_objects(arr: np.ndarray, encoding: str) -> dict[int, int | None]:

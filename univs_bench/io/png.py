@@ -113,6 +113,17 @@ def read_rgb_png(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"{path}: cannot read as PNG ({e})") from None
 
 
+def read_frame_image(path: str | os.PathLike) -> np.ndarray:
+    """A video frame (JPEG, PNG, ...) as HxWx3 uint8 RGB; InputError naming the file otherwise."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: frame image not found") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read frame image ({e})") from None
+
+
 def _save(im: Image.Image, path: str | os.PathLike) -> None:
     with atomic_path(path, suffix=".png") as tmp:
         im.save(tmp, format="PNG")

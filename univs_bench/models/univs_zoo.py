@@ -74,15 +74,8 @@ def _short_types(d):
 
 
 def _read_rgb(path: str):
-    import numpy as np
-    from PIL import Image
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: frame image not found") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read frame image ({e})") from None
+    from ..io.png import read_frame_image
+    return read_frame_image(path)
 
 
 class UniVSBenchModel(VideoModel):
