@@ -26,6 +26,20 @@ METRICS = Registry("metric", parent=MMENGINE_METRICS, scope=SCOPE,
                    locations=["univs_bench.evaluators.metrics"])
 HOOKS = Registry("hook", parent=MMENGINE_HOOKS, scope=SCOPE,
                  locations=["univs_bench.engine"])
+# The rest of MMEngine's kinds, as plain children: a Runner built under scope 'univs_bench'
+# finds them here instead of warning that the scope has none.
+from mmengine import registry as _mm  # noqa: E402
+
+_PLAIN = {"RUNNERS": "runner", "RUNNER_CONSTRUCTORS": "runner constructor", "LOOPS": "loop",
+          "OPTIMIZERS": "optimizer", "OPTIM_WRAPPERS": "optim_wrapper",
+          "OPTIM_WRAPPER_CONSTRUCTORS": "optimizer wrapper constructor",
+          "PARAM_SCHEDULERS": "parameter scheduler", "MODEL_WRAPPERS": "model_wrapper",
+          "WEIGHT_INITIALIZERS": "weight initializer", "EVALUATOR": "evaluator",
+          "VISBACKENDS": "vis_backend", "VISUALIZERS": "visualizer", "LOG_PROCESSORS": "log_processor",
+          "FUNCTIONS": "function"}
+for _name, _kind in _PLAIN.items():
+    globals()[_name] = Registry(_kind, parent=getattr(_mm, _name), scope=SCOPE)
+
 # Not MMEngine kinds: our own catalogs, no parent.
 CONVERTERS = Registry("converter", scope=SCOPE, locations=["univs_bench.data_converters"])
 BENCHMARK_MODELS = Registry("benchmark model", scope=SCOPE,
