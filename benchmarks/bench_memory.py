@@ -23,10 +23,10 @@ BENCHMARKS = ["davis17", "vspw", "vipseg", "ytvis21", "burst", "viposeg"]
 
 def gt_as_pred(bench: str, root: Path, out: Path) -> tuple[str, str, list[str]]:
     """--gt, --pred and extra args of the GT scored against itself (prediction layout by copying)."""
+    from univs_bench.benchmarks import get_benchmark
     from univs_bench.data_converters import bench_data, build_writer
     from univs_bench.models.zoo import GroundTruthModel
     from univs_bench.registry import CONVERTERS
-    from univs_bench.benchmarks import get_benchmark
 
     spec = bench_data(bench)
     CONVERTERS.import_from_location()

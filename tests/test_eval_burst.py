@@ -31,7 +31,7 @@ def rle(m):
 def seq(name, frames, cats, *, neg=(), nel=(), sid=1, scores=None):
     """A BURST sequence: ``frames`` is a list of {track id: mask}, ``cats`` {track id: class}."""
     segs = []
-    for t, fr in enumerate(frames):
+    for _t, fr in enumerate(frames):
         segs.append({str(k): {"rle": rle(m), "score": (scores or {}).get(k, 1.0)}
                      for k, m in fr.items()})
     paths = [f"frame{1 + 5 * t:04d}.jpg" for t in range(len(frames))]

@@ -361,7 +361,7 @@ def test_burst_layout(suite):
         seen_first = []
         for frame, ff in zip(s["segmentations"], f["segmentations"]):
             assert set(frame) <= set(tracks)
-            for tid, d in frame.items():
+            for _tid, d in frame.items():
                 m = R.decode({"size": [s["height"], s["width"]], "counts": d["rle"]})
                 assert m.any()
             for tid, d in ff.items():

@@ -361,7 +361,7 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1, task
     if benchmark == "ytvos18":
         seen = read_seen(options.get("seen"))
         items = _ytvos_items(gt, pred)
-        for vid, gdir, pdir, _ in items:
+        for vid, gdir, _pdir, _ in items:
             if not os.path.isdir(gdir):
                 raise InputError(f"{gdir}: GT folder of video {vid!r} missing")
         results = map_videos(_ytvos_video, items, workers, desc=benchmark)

@@ -202,7 +202,7 @@ class UniVSBenchModel(VideoModel):
         # stand-in that only lets untrained/smoke runs go through the grounding path.
         if not getattr(self, "_warned_text", False):
             warnings.warn(f"{self.name}: no text encoder configured; expressions use hashed word "
-                          "embeddings (RefVOS numbers are not meaningful)")
+                          "embeddings (RefVOS numbers are not meaningful)", stacklevel=2)
             self._warned_text = True
         emb = self.net.sem_seg_head.predictor.class_text_embeds.to(device)
         words = []

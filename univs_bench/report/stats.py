@@ -173,7 +173,8 @@ def _jf_stats(per_video: dict, metric: str, kind: str) -> VideoStats | None:
     if not rows:
         return None
     if metric in ("J&F", "G"):
-        f = lambda m: (m[:, 0] + m[:, 1]) / (2 * m[:, 2])
+        def f(m):
+            return (m[:, 0] + m[:, 1]) / (2 * m[:, 2])
     elif metric in ("J_mean", "J"):
         f = _f_ratio(0, 2)
     elif metric in ("F_mean", "F"):

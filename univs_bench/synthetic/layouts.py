@@ -540,7 +540,7 @@ def _viposeg_objects(video: SceneVideo):
     Returns (per-frame object id maps, {object id: VIPSeg class}, {object id: frames present}).
     """
     items = []  # (first frame, order, kind, key)
-    for k, kind in enumerate(video.stuff):
+    for k, _kind in enumerate(video.stuff):
         present = [t for t in range(video.length) if ((video.stuff_map[t] == k) & (video.inst[t] == 0)).any()]
         if present:
             items.append((present[0], 0, k, ("stuff", k), present))

@@ -100,7 +100,7 @@ def load_checkpoint_file(path: str | Path, map_location="cpu", allow_pickle: boo
             raise ValueError(
                 f"{path}: cannot be loaded with weights_only=True ({str(e).splitlines()[0]}); "
                 "pass allow_pickle=True if the file is trusted") from e
-        warnings.warn(f"{path}: loading with weights_only=False (trusted file)")
+        warnings.warn(f"{path}: loading with weights_only=False (trusted file)", stacklevel=2)
         return torch.load(path, map_location=map_location, weights_only=False)
 
 
