@@ -22,7 +22,6 @@ applies what the official detectron2 trainer does around the model and builds a
 """
 from __future__ import annotations
 
-import ast
 import copy
 import inspect
 import os
@@ -36,7 +35,7 @@ from mmengine.runner import Runner
 from torch import nn
 
 from .models.univs.ema import UniVSEMAHook, make_teacher
-from .models.univs.univs import UniVS, _build_criterion
+from .models.univs.univs import UniVS
 from .registry import MODELS
 
 # official build_optimizer's norm_module_types (FrozenBatchNorm has no parameters)
@@ -232,12 +231,7 @@ class UniVSLongVideo(UniVS):
 
     def long_video_loss(self, inputs: torch.Tensor, data_samples: list[dict]) -> dict:
         """Averaged per-window losses plus the inter-clip ReID losses of one batch."""
-        if data_samples is None:
-            raise ValueError("mode='loss' needs data_samples with targets")
-        if self.criterion is None:
-            if self.criterion_cfg is None:
-                raise ValueError("mode='loss' needs a criterion config")
-            self.criterion = _build_criterion(self.criterion_cfg).to(inputs.device)
+        self.loss_criterion(inputs, data_samples)
         t, w = inputs.shape[1], self.num_frames_window
         memory = self.criterion.new_reid_memory()
         per_clip = []
@@ -264,20 +258,11 @@ class UniVSRunner(Runner):
 
 
 def _parse_options(options) -> dict:
-    if not options:
-        return {}
+    """A dict of options, or ``KEY=VALUE`` strings parsed as on the command line."""
     if isinstance(options, dict):
         return dict(options)
-    out = {}
-    for item in options:
-        if "=" not in item:
-            raise ValueError(f"cfg option {item!r}: expected KEY=VALUE")
-        k, v = item.split("=", 1)
-        try:
-            out[k] = ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            out[k] = v
-    return out
+    from .cli import parse_cfg_options
+    return parse_cfg_options(options)
 
 
 def load_config(config, cfg_options=None) -> Config:

@@ -141,6 +141,16 @@ class MaskResolver:
         self._cache.clear()
 
 
+def paint(canvas: np.ndarray, pairs, f: int, resolver: MaskResolver) -> np.ndarray:
+    """Write ``value`` where each ``(value, track)``'s mask on frame ``f`` is set, in order
+    (later pairs win overlaps); returns ``canvas``. Every writer's frame rendering is this."""
+    h, w = canvas.shape[:2]
+    for value, t in pairs:
+        if t.masks[f] is not None:
+            canvas[resolver.decode(t.masks[f], h, w)] = value
+    return canvas
+
+
 class BaseWriter:
     """Unified predictions -> one official submission format, one video at a time.
 

@@ -28,7 +28,7 @@ from ..io.png import write_grey_png, write_palette_png
 from ..io.zip import zip_folder
 from ..registry import CONVERTERS
 from ..schema import DatasetMeta, Prompt, Track, VideoAnnotation, VideoInfo
-from .base import BaseConverter, BaseWriter, MaskResolver, video_frames_from_folder
+from .base import BaseConverter, BaseWriter, MaskResolver, paint, video_frames_from_folder
 from .vos import DAVISConverter, _tracks_from_pngs
 
 REF_DAVIS_FILES = ("Davis17_annot1.txt", "Davis17_annot1_full_video.txt",
@@ -227,11 +227,7 @@ class RefDAVISWriter(BaseWriter):
     def render_frame(pred, tracks, f: int, resolver: MaskResolver) -> np.ndarray:
         """HxW uint8 object ids of one anno set's ``tracks`` (from ``anno_sets``) on frame ``f``."""
         v = pred.video
-        ids = np.zeros((v.height, v.width), np.uint8)
-        for obj, t in tracks:
-            if t.masks[f] is not None:
-                ids[resolver.decode(t.masks[f], v.height, v.width)] = obj
-        return ids
+        return paint(np.zeros((v.height, v.width), np.uint8), tracks, f, resolver)
 
     def write_video(self, pred, meta=None):
         v = pred.video

@@ -25,7 +25,7 @@ from ..io.png import read_label_png, write_palette_png
 from ..io.zip import zip_folder
 from ..registry import CONVERTERS
 from ..schema import Category, DatasetMeta, Prompt, Track, VideoAnnotation, VideoInfo
-from .base import BaseConverter, BaseWriter, MaskResolver, read_split_file, video_frames_from_folder
+from .base import BaseConverter, BaseWriter, MaskResolver, paint, read_split_file, video_frames_from_folder
 
 VOID = 255
 
@@ -228,13 +228,11 @@ class PaletteWriter(BaseWriter):
         v = pred.video
         if resolver is None:
             resolver = MaskResolver(self.root or (meta.root if meta else None))
-        ids = np.zeros((v.height, v.width), dtype=np.uint8)
-        for t in sorted(pred.tracks, key=lambda t: (t.score if t.score is not None else 1.0)):
-            if t.masks[f] is not None:
-                if not 0 < t.id < 256:
-                    raise InputError(f"video {v.id!r}: object id {t.id} does not fit a palette PNG")
-                ids[resolver.decode(t.masks[f], v.height, v.width)] = t.id
-        return ids
+        order = sorted(pred.tracks, key=lambda t: (t.score if t.score is not None else 1.0))
+        bad = next((t for t in order if t.masks[f] is not None and not 0 < t.id < 256), None)
+        if bad is not None:
+            raise InputError(f"video {v.id!r}: object id {bad.id} does not fit a palette PNG")
+        return paint(np.zeros((v.height, v.width), np.uint8), [(t.id, t) for t in order], f, resolver)
 
     def write_video(self, pred, meta=None):
         v = pred.video

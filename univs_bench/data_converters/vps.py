@@ -36,6 +36,7 @@ from .base import (
     BaseConverter,
     BaseWriter,
     MaskResolver,
+    paint,
     read_split_file,
     video_frames_from_folder,
 )
@@ -316,11 +317,7 @@ class VIPSegWriter(BaseWriter):
     def render_frame(pred, segments: list[tuple[int, Track]], f: int, resolver: MaskResolver) -> np.ndarray:
         """The HxW int64 segment ids written for frame ``f`` (``segments``: from ``segments``)."""
         v = pred.video
-        pan = np.zeros((v.height, v.width), np.int64)
-        for sid, t in segments:
-            if t.masks[f] is not None:
-                pan[resolver.decode(t.masks[f], v.height, v.width)] = sid
-        return pan
+        return paint(np.zeros((v.height, v.width), np.int64), segments, f, resolver)
 
     @staticmethod
     def segments_info(pan: np.ndarray, cat_of: dict[int, int]) -> list[tuple[int, int]]:

@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..io.png import read_label_png, write_grey_png
 from ..registry import CONVERTERS
 from ..schema import Category, DatasetMeta, LabelMap, Track, VideoAnnotation, VideoInfo
-from .base import BaseConverter, BaseWriter, MaskResolver, read_split_file, video_frames_from_folder
+from .base import BaseConverter, BaseWriter, MaskResolver, paint, read_split_file, video_frames_from_folder
 
 OTHERS, VOID = 0, 255
 NUM_CLASSES = 124
@@ -145,11 +145,9 @@ class VSPWWriter(BaseWriter):
         if resolver is None:
             resolver = MaskResolver(self.root or (meta.root if meta else None))
         if pred.tracks or not pred.label_maps:
-            out = np.full((v.height, v.width), self.fill, np.uint8)
-            for t in sorted(pred.tracks, key=lambda t: t.score if t.score is not None else 1.0):
-                if t.masks[f] is not None:
-                    out[resolver.decode(t.masks[f], v.height, v.width)] = t.category - 1
-            return out
+            order = sorted(pred.tracks, key=lambda t: t.score if t.score is not None else 1.0)
+            return paint(np.full((v.height, v.width), self.fill, np.uint8),
+                         [(t.category - 1, t) for t in order], f, resolver)
         maps = {lm.frame: lm for lm in pred.label_maps}
         if f not in maps:
             raise InputError(f"video {v.id!r} frame {v.frames[f]}: no predicted label map")

@@ -273,19 +273,24 @@ class UniVS(BaseModel):
             results.append(engine.run(vin, task))
         return results
 
+    def loss_criterion(self, inputs: Tensor, data_samples: list[dict] | None) -> nn.Module:
+        """The criterion (built on first use, on the inputs' device); checks loss-mode inputs."""
+        if data_samples is None:
+            raise ValueError("mode='loss' needs data_samples with targets")
+        if self.criterion is None:
+            if self.criterion_cfg is None:
+                raise ValueError("mode='loss' needs a criterion config")
+            self.criterion = _build_criterion(self.criterion_cfg).to(inputs.device)
+        return self.criterion
+
     def forward(self, inputs: Tensor, data_samples: list[dict] | None = None,
                 mode: str = "tensor"):
         if mode == "tensor":
             return self._forward(inputs, data_samples)
         if mode == "loss":
-            if data_samples is None:
-                raise ValueError("mode='loss' needs data_samples with targets")
-            if self.criterion is None:
-                if self.criterion_cfg is None:
-                    raise ValueError("mode='loss' needs a criterion config")
-                self.criterion = _build_criterion(self.criterion_cfg).to(inputs.device)
+            criterion = self.loss_criterion(inputs, data_samples)
             outputs = self._forward(inputs, data_samples)
-            return self.criterion(outputs, data_samples)
+            return criterion(outputs, data_samples)
         if mode == "predict":
             if data_samples is None:
                 # kept as NotImplementedError: which task to run is not guessable from frames
