@@ -154,42 +154,48 @@ def test_paired_tests():
 
 
 def _davis_doc(per_object: dict[str, list[tuple[float, float]]]) -> dict:
-    """A davis17 metrics.json whose per_video holds per-object J and F (fractions)."""
+    """A davis17 metrics.json as the evaluator writes it: per video, per object J and F (percent)."""
     js = [j for v in per_object.values() for j, _ in v]
     fs = [f for v in per_object.values() for _, f in v]
     jf = 100 * (np.mean(js) + np.mean(fs)) / 2
     return {"benchmark": "davis17", "task": None,
             "metrics": {"J&F": jf, "J_mean": 100 * np.mean(js), "F_mean": 100 * np.mean(fs)},
-            "per_video": {v: {"J_mean": [j for j, _ in o], "F_mean": [f for _, f in o]}
-                          for v, o in per_object.items()}}
+            "per_video": {v: {str(k + 1): {"J_mean": 100 * j, "F_mean": 100 * f}
+                              for k, (j, f) in enumerate(o)} for v, o in per_object.items()}}
 
 
-def test_metric_bootstrap_exact_and_approximate():
+def test_metric_bootstrap_resamples_videos_with_their_objects():
     doc = _davis_doc({"a": [(0.8, 0.9), (0.6, 0.7)], "b": [(0.5, 0.4)], "c": [(0.9, 0.95)],
                       "d": [(0.7, 0.6), (0.2, 0.3), (0.4, 0.5)]})
     vs = video_statistics(doc)
-    assert vs.decomposable and vs.scale == 100.0  # fractions per object, percent metrics
+    # hand-computed: drawing a twice and d twice -> objects of a and d twice each
+    w = np.array([[2, 0, 0, 2]], float)
+    want = 100 * (0.8 + 0.9 + 0.6 + 0.7 + 0.7 + 0.6 + 0.2 + 0.3 + 0.4 + 0.5) / 10
+    assert vs.value(w)[0] == pytest.approx(want)
+    assert vs.value(np.ones((1, 4)))[0] == pytest.approx(doc["metrics"]["J&F"])
     ci = bootstrap_metric(doc, seed=0)
-    assert ci.exact and ci.estimate == pytest.approx(doc["metrics"]["J&F"])
+    assert ci.estimate == pytest.approx(doc["metrics"]["J&F"])
     assert ci.low <= ci.estimate <= ci.high
-    # only a per-video number: a mean over videos, flagged approximate
+    # a per-video number alone is not the metric: no interval, and the reason is given
     doc2 = {"benchmark": "vipseg", "metrics": {"VPQ": 40.0},
             "per_video": {"v1": {"VPQ": 30.0}, "v2": {"VPQ": 50.0}, "v3": {"VPQ": 45.0}}}
-    assert not bootstrap_metric(doc2, seed=0).exact
-    # VIS: no per-video AP, the best-IoU proxy is used and said to be one
-    doc3 = {"benchmark": "ytvis19", "metrics": {"AP": 50.0},
-            "per_video": {"1": {"n_gt": 2, "n_pred": 3, "best_iou": {"10": 0.5, "11": 0.7}},
-                          "2": {"n_gt": 1, "n_pred": 0, "best_iou": {"12": 0.0}}}}
-    r = bootstrap_metric(doc3, seed=0)
-    assert not r.exact and "proxy" in r.quantity
+    with pytest.raises(InputError, match="re-run evaluate"):
+        bootstrap_metric(doc2, seed=0)
     with pytest.raises(InputError, match="per_video"):
         bootstrap_metric({"benchmark": "mose", "metrics": {"J&F": 1.0}, "per_video": {}})
+    one = _davis_doc({"a": [(0.8, 0.9)]})
+    with pytest.raises(InputError, match="1 video"):
+        bootstrap_metric(one)
+    # statistics that do not reproduce the reported value give no interval
+    bad = dict(doc, metrics={"J&F": 12.0})
+    with pytest.raises(InputError, match="reported"):
+        bootstrap_metric(bad)
     # a paired test on two metrics.json of the same videos
     worse = _davis_doc({"a": [(0.7, 0.8), (0.5, 0.6)], "b": [(0.4, 0.3)], "c": [(0.8, 0.85)],
                         "d": [(0.6, 0.5), (0.1, 0.2), (0.3, 0.4)]})
     p = paired_test(doc, worse, method="permutation", seed=0)
     # 4 videos: 2 of the 16 swap patterns are as extreme as the observed difference
-    assert p.delta == pytest.approx(10.0) and p.exact and p.p_value == pytest.approx(2 / 16, abs=0.03)
+    assert p.delta == pytest.approx(10.0) and p.p_value == pytest.approx(2 / 16, abs=0.03)
     assert paired_test(doc, worse, method="bootstrap", seed=0).p_value < 0.01
 
 
@@ -223,7 +229,7 @@ def test_merge_measured_rows(work_dir):
     assert copy.measured and copy.values["davis17/J&F"] == pytest.approx((72.5 + 71.25) / 2)
     assert copy.values["mose/J&F"] == NOT_REPORTED and copy.values["ytvis19/AP"] == NOT_REPORTED
     assert tracker.values["mose/J&F"] == pytest.approx(tracker.values["davis17/J&F"])
-    assert copy.notes["davis17/J&F"].startswith("[") and not copy.notes["davis17/J&F"].endswith("~")
+    assert copy.notes["davis17/J&F"].startswith("[") and "~" not in copy.notes["davis17/J&F"]
     md = render(board, "md")
     assert "*univs-bench (measured)*" in md and "| copy-first-frame | none | ✗ | ✗ |" in md
     # measured rows have their own group: the paper's bold is unchanged

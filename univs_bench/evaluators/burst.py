@@ -551,10 +551,12 @@ def eval_sequence(item: dict) -> dict:
     classes = set(item["classes"])
     neg = {c for c in gseq["neg_category_ids"] if _is_int(c)}
     nel = {c for c in gseq["not_exhaustive_category_ids"] if _is_int(c)}
-    present = set()
+    present, gt_present = set(), set()
     for t in range(len(gt.ids)):
-        present.update(gt.cats[t].tolist())
+        gt_present.update(gt.cats[t].tolist())
         present.update(pred.cats[t].tolist())
+    present |= gt_present
+    out["gt_classes"] = sorted(int(c) for c in gt_present & classes)
     sims = frame_similarities(gt, pred)
     out["hota"] = {cls: _hota_for_class(gt, pred, sims, cls, drop_unmatched=class_guided,
                                         is_neg=cls in neg, is_nel=cls in nel)
@@ -652,6 +654,17 @@ def combine_classes(results: list[dict], classes: list[int], task: str
     return metrics, per_class
 
 
+def _hota_sufficient(r: dict) -> dict:
+    """Per class of one sequence: the additive HOTA counts over ``ALPHAS`` (TP, FN, FP and
+    AssA x TP) and whether the GT has the class: enough to recompute the class-averaged
+    HOTA/DetA/AssA of any multiset of sequences (``univs_bench.report.stats``)."""
+    gt_classes = set(r.get("gt_classes", []))
+    return {str(c): {"TP": h["HOTA_TP"].tolist(), "FN": h["HOTA_FN"].tolist(),
+                     "FP": h["HOTA_FP"].tolist(), "AssA_TP": (h["AssA"] * h["HOTA_TP"]).tolist(),
+                     "gt": c in gt_classes}
+            for c, h in r["hota"].items()}
+
+
 def _seq_hota_summary(stats: list[dict]) -> dict:
     """Detection-averaged HOTA/DetA/AssA of one sequence over its classes (percent)."""
     if not stats:
@@ -694,7 +707,8 @@ def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int
     results = map_videos(eval_sequence, items, workers, desc="burst")
 
     metrics, per_class = combine_classes(results, classes, task)
-    per_video = {r["name"]: _seq_hota_summary(list(r["hota"].values())) for r in results}
+    per_video = {r["name"]: dict(_seq_hota_summary(list(r["hota"].values())),
+                                 hota_stats=_hota_sufficient(r)) for r in results}
     extra = {"per_class": {str(c): {k: 100 * v for k, v in e.items()}
                            for c, e in per_class.items()}}
     return EvalResult(metrics=metrics, per_video=per_video, extra=extra)

@@ -272,7 +272,23 @@ def _score_video(vid_label, n_frames, h, w, gts, dts, ovis):
             None if occ is None else occ[gi], ranges)
         for c, j in enumerate(gi):
             best[str(gt_ids[j])] = float(sub[:, c].max()) if len(rows) else 0.0
-    return stats, {"n_gt": len(gts), "n_pred": len(dts), "best_iou": best}
+    return stats, {"n_gt": len(gts), "n_pred": len(dts), "best_iou": best,
+                   "ap_stats": ap_sufficient(stats)}
+
+
+def ap_sufficient(stats: dict) -> dict:
+    """The (all area, all occlusion) matching of one video, per category, as JSON: detection
+    scores in score order (at most 100), TP and ignore flags as bitmasks over the ten IoU
+    thresholds (bit t = threshold t), and the number of non-ignored GT. With these the AP/AR
+    of any multiset of videos is recomputed exactly (``univs_bench.report.stats``)."""
+    bits = 1 << np.arange(len(F.IOU_THRESHOLDS), dtype=np.int64)
+    out = {}
+    for cat, s in stats.items():
+        out[str(cat)] = {"scores": s.scores.tolist(),
+                         "tp": (s.tp[0].T.astype(np.int64) @ bits).tolist(),
+                         "ig": (s.ignore[0].T.astype(np.int64) @ bits).tolist(),
+                         "n_gt": int(s.n_gt[0])}
+    return out
 
 
 def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1,

@@ -154,7 +154,9 @@ def aggregate_jf(per_video: dict[str, dict]) -> dict[str, float | None]:
 
 
 def _per_video_out(per_video: dict[str, dict]) -> dict:
-    return {v: {k: {"J_mean": pct(o["J"][0]), "F_mean": pct(o["F"][0])} for k, o in objs.items()}
+    return {v: {k: {"J_mean": pct(o["J"][0]), "F_mean": pct(o["F"][0]),
+                    "J_recall": pct(o["J"][1]), "J_decay": pct(o["J"][2]),
+                    "F_recall": pct(o["F"][1]), "F_decay": pct(o["F"][2])} for k, o in objs.items()}
             for v, objs in per_video.items()}
 
 

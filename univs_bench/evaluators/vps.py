@@ -284,6 +284,26 @@ def vipseg_metrics(stats: Sequence, cats: dict[int, bool]) -> dict[str, float | 
     return {m: nan_to_none(metrics[m]) for m in METRICS}
 
 
+def vps_sufficient(s, cats: dict[int, bool]) -> dict:
+    """What VPQ and STQ need of one video, as JSON: per listed category with any count the
+    (IoU sum, TP, FP, FN) of each window length and whether it is a thing (``pq``); per STQ
+    class with any pixel the confusion diagonal, row and column sums (``stq``); the AQ
+    numerator and GT thing tubes (``aq_sum``)."""
+    pq = np.asarray(s.pq, dtype=np.float64)  # [windows, 4, num_classes]
+    listed = np.array([c for c in cats if c < pq.shape[2]], dtype=np.int64)
+    used = listed[pq[:, 1:, listed].sum(axis=(0, 1)) > 0] if listed.size else listed
+    conf = np.asarray(s.stq_confusion, dtype=np.int64)
+    rows, cols = conf.sum(axis=1), conf.sum(axis=0)
+    inter = np.diag(conf)
+    scls = np.flatnonzero(rows + cols - inter > 0)
+    return {"pq": {"windows": list(VPQ_WINDOWS), "classes": used.tolist(),
+                   "thing": [bool(cats[int(c)]) for c in used],
+                   "sums": pq[:, :, used].transpose(2, 0, 1).tolist()},
+            "stq": {"classes": scls.tolist(), "inter": inter[scls].tolist(),
+                    "gt": rows[scls].tolist(), "pred": cols[scls].tolist()},
+            "aq_sum": float(s.aq_sum)}
+
+
 def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int = 1,
                    task: str | None = None, options: dict | None = None) -> EvalResult:
     """Score a VIPSeg submission (CONTRACT.md layout) -> VPQ, VPQ_th, VPQ_st, VPQ@n, STQ, AQ, SQ (percent)."""
@@ -324,6 +344,7 @@ def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int
         own = [pq_from_stats(s.pq[i], class_ids, isthing)["All"] for i in range(len(VPQ_WINDOWS))]
         per_video[video] = {"frames": s.frames,
                             "VPQ": None if any(np.isnan(own)) else pct(np.mean(own)),
-                            "AQ": pct(s.aq_sum / s.tubes) if s.tubes else None, "tubes": s.tubes}
+                            "AQ": pct(s.aq_sum / s.tubes) if s.tubes else None, "tubes": s.tubes,
+                            **vps_sufficient(s, cats)}
     return EvalResult(metrics=metrics, per_video=per_video,
                       extra={"num_videos": len(items), "gt_form": "raw" if raw else "coco-video"})

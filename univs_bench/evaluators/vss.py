@@ -74,6 +74,24 @@ def _vspw_video(item: tuple[str, str, str]):
     return vss_video_stats(_frames(video, gt_dir, pred_dir, names), VSPW_NUM_CLASSES, VC_LENGTHS)
 
 
+def vss_sufficient(s) -> dict:
+    """What pooled metrics need of one video, as JSON: per class with any pixel the confusion
+    diagonal, GT and predicted pixel counts (``confusion``), and per VC length the sum and count
+    of its defined window accuracies (``vc``)."""
+    conf = np.asarray(s.confusion, dtype=np.int64)
+    rows, cols = conf.sum(axis=1), conf.sum(axis=0)
+    cls = np.flatnonzero((rows > 0) | (cols > 0))
+    vc = {}
+    for n in VC_LENGTHS:
+        a = np.asarray(s.vc_accs[n], dtype=np.float64)
+        a = a[~np.isnan(a)]
+        vc[str(n)] = [float(a.sum()), int(a.size)]
+    return {"confusion": {"classes": cls.tolist(), "inter": np.diag(conf)[cls].tolist(),
+                          "gt": rows[cls].tolist(), "pred": cols[cls].tolist(),
+                          "total": int(conf.sum())},
+            "vc": vc}
+
+
 def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int = 1,
                    task: str | None = None, options: dict | None = None) -> EvalResult:
     """Score VSPW predictions (CONTRACT.md layout) -> mIoU, mVC8, mVC16, pixel_acc, ... (percent)."""
@@ -91,6 +109,7 @@ def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int
         own = vss_metrics(s.confusion, {n: [s.vc_accs[n]] for n in VC_LENGTHS})
         per_video[v] = {"frames": s.frames, "mIoU": pct(own["mIoU"]),
                         **{f"VC{n}": pct(own[f"mVC{n}"]) for n in VC_LENGTHS},
-                        **{f"VC{n}_windows": len(s.vc_accs[n]) for n in VC_LENGTHS}}
+                        **{f"VC{n}_windows": len(s.vc_accs[n]) for n in VC_LENGTHS},
+                        **vss_sufficient(s)}
     return EvalResult(metrics=metrics, per_video=per_video,
                       extra={"num_videos": len(videos), "frames": int(sum(s.frames for s in stats))})
