@@ -1,13 +1,15 @@
 """Leaderboards, tables, statistics, plots and the HTML report (univs_bench.report)."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import numpy as np
 import pytest
 
 from univs_bench.errors import InputError
-from univs_bench.report import NOT_CAPABLE, NOT_REPORTED
+from univs_bench.report import NOT_CAPABLE, NOT_REPORTED, NOT_RUN
 from univs_bench.report.commands import report_command, visualize_command
 from univs_bench.report.leaderboard import (
     Column,
@@ -81,26 +83,63 @@ def test_table2_rendering_all_formats():
     assert "**92.3**" in line and "**58.2**" in line and "| 60.0 |" in line
     line = next(x for x in md.splitlines() if x.startswith("| UniRef | SwinL "))
     assert "| ✓ | ✗ |" + " - |" * 7 + " * | **82.6** |" in line and "**67.4**" in line
-    assert "| VIS |" in md and "**YT19 mAP**" in md  # two-level header
+    # one header row, no duplicated task groups; group label rows
+    head = [x for x in md.splitlines() if x.startswith("| Method |")]
+    assert len(head) == 1 and "| VIS: YT19 mAP | YT21 mAP |" in head[0]
+    assert head[0].count("| VOS:") == 1 and "| *ResNet-50* |" in md and "| *Larger backbones* |" in md
+    assert "| UniVS † | SwinT |" in md
     tex = render(board, "latex")
     assert r"\multicolumn{3}{c}{VIS}" in tex and r"\textbf{85.2}" in tex
     assert "A-R50$\\times$64" in tex
     html = render(board, "html")
     assert '<th colspan="3" class="task">VIS</th>' in html and "<b>68.6</b>" in html
-    csv = render(board, "csv").splitlines()
-    assert csv[0].split(",")[4:7] == ["VIS"] * 3 and csv[2].startswith("Method,Backbone")
-    univs = next(x for x in csv if x.startswith("UniVS,SwinL,"))
-    assert univs.split(",")[4:16] == ["60.0", "57.9", "41.7", "59.8", "92.3", "49.3", "58.2",
-                                      "76.2", "71.5", "59.4", "58.0", "68.6"]
-    uniref = next(x for x in csv if x.startswith("UniRef,ResNet50,"))
-    assert uniref.split(",")[4:16] == ["-"] * 7 + ["*", "81.4", "63.5", "60.6", "*"]
+    assert '<div class="table-scroll">' in html and "𝒢<sup>th</sup>" in html and "G^th" not in html
+    rows = list(csv.DictReader(io.StringIO(render(board, "csv"))))
+    univs = next(r for r in rows if r["Method"] == "UniVS" and r["Backbone"] == "SwinL")
+    keys = [c.key for c in board.columns]
+    assert keys[0] == "ytvis19/AP" and [univs[k] for k in keys] == [
+        "60.0", "57.9", "41.7", "59.8", "92.3", "49.3", "58.2", "76.2", "71.5", "59.4", "58.0", "68.6"]
+    uniref = next(r for r in rows if r["Method"] == "UniRef" and r["Backbone"] == "ResNet50")
+    assert [uniref[k] for k in keys] == ["-"] * 7 + ["*", "81.4", "63.5", "60.6", "*"]
+    assert univs["measured"] == "no" and "Table 2" in univs["data_source"]
 
 
-def test_missing_tables_say_so():
-    for t in (1, 3):
-        board = load_table(t)
-        assert board.status == "missing" and not board.rows
-        assert "Not available" in render(board, "md")
+def test_latex_is_paper_ready():
+    board = load_table(2)
+    for width, env in (("text", "table*"), ("column", "table")):
+        tex = render(board, "latex", latex_width=width)
+        assert rf"\begin{{{env}}}" in tex and rf"\resizebox{{\{width}width}}" in tex
+        assert "|" not in tex.split(r"\begin{tabular}{")[1].split("}")[0]  # no vertical rules
+        cap = tex.split(r"\caption{")[1]
+        assert not cap.startswith("Table") and "G\\^{}" not in tex and r"$\mathcal{G}^{th}$" in cap
+        assert r"\label{tab:univs-2}" in tex and r"\textit{ResNet-50}" in tex
+        assert r"UniVS$^\dagger$" in tex
+    # a column-wide Table 2 is split at a task boundary into two stacked tabulars
+    col = render(board, "latex", latex_width="column")
+    assert col.count(r"\begin{tabular}") == 2 and r"\multicolumn{3}{c}{VOS}" not in col
+
+
+def test_tables_1_and_3_have_their_parts():
+    from univs_bench.report.leaderboard import load_tables
+    t1 = load_tables(1)
+    assert [b.part for b in t1] == ["a", "b"] and [len(b.rows) for b in t1] == [10, 10]
+    assert all(b.status == "ok" and not b.missing for b in t1 + load_tables(3))
+    a, b = t1
+    (genvis,) = rows_by_name(a, "GenVIS-off", "R50")
+    assert [genvis.values[k] for k in ("ytvis19/AP", "ytvis21/AP", "ovis/AP")] == [51.3, 46.3, 34.5]
+    (mdqe,) = rows_by_name(a, "MDQE")
+    assert mdqe.values["ytvis19/AP"] == NOT_REPORTED and mdqe.values["vspw/mIoU"] == NOT_CAPABLE
+    (paot,) = rows_by_name(b, "PAOT", "R50")
+    assert paot.values["viposeg/G"] == 75.4 and paot.values["davis17/J&F"] == NOT_CAPABLE
+    t3a, t3b = load_tables(3)
+    assert t3a.meta_columns == ["P→Q", "ProCA"] and t3b.meta_columns == ["Stage 3", "Tracker"]
+    assert t3a.rows[0].values["ytvos18/G"] == NOT_CAPABLE and t3b.rows[2].values["refytvos/J&F"] == 56.2
+    assert t3b.rows[0].meta == {"Stage 3": False, "Tracker": "Similarity"}
+    md = "".join(render(x, "md") for x in t1)
+    assert "Not available" not in md and "**Table 1(a). Category-specified VS models**" in md
+    assert load_table("1b").part == "b"
+    with pytest.raises(InputError, match="parts"):
+        load_table(1)
     with pytest.raises(InputError):
         load_table(7)
 
@@ -222,16 +261,20 @@ def work_dir(tmp_path):
 
 def test_merge_measured_rows(work_dir):
     board = merge_measured(load_table(2), str(work_dir), ci=True)
-    assert board.columns[-1].key == "mose/J&F"  # a measured benchmark not in the paper
+    keys = [c.key for c in board.columns]
+    # a measured benchmark not in the paper: a column after the paper's VOS columns
+    assert keys.index("mose/J&F") == keys.index("ytvos18/G") + 1
     assert board.rows[0].values["mose/J&F"] == NOT_REPORTED
     (copy,) = rows_by_name(board, "copy-first-frame")
     (tracker,) = rows_by_name(board, "tracker")
     assert copy.measured and copy.values["davis17/J&F"] == pytest.approx((72.5 + 71.25) / 2)
-    assert copy.values["mose/J&F"] == NOT_REPORTED and copy.values["ytvis19/AP"] == NOT_REPORTED
+    # a measured model that did not run a benchmark: n/r, not the paper's '*'
+    assert copy.values["mose/J&F"] == NOT_RUN and copy.values["ytvis19/AP"] == NOT_RUN
     assert tracker.values["mose/J&F"] == pytest.approx(tracker.values["davis17/J&F"])
     assert copy.notes["davis17/J&F"].startswith("[") and "~" not in copy.notes["davis17/J&F"]
     md = render(board, "md")
-    assert "*univs-bench (measured)*" in md and "| copy-first-frame | none | ✗ | ✗ |" in md
+    assert "*univs-bench (measured)*" in md and "| copy-first-frame (1) | none | ✗ | ✗ |" in md
+    assert "(1) no provenance" in md  # these toy metrics.json say nothing of their data
     # measured rows have their own group: the paper's bold is unchanged
     assert "**85.2**" in md
 
@@ -243,7 +286,7 @@ def test_ablation_table(work_dir):
     (tr,) = [r for r in board.rows if r.meta["Variant"] == "tracker"]
     assert tr.notes["davis17/J&F"].startswith("(+") and "p=" in tr.notes["davis17/J&F"]
     md = render(board, "md")
-    assert "| tracker | ✓ |" in md and "| copy-first-frame | ✗ |" in md
+    assert "| tracker (1) | ✓ |" in md and "| copy-first-frame (1) | ✗ |" in md
 
 
 def test_bad_results_name_the_file(tmp_path):

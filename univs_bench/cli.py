@@ -244,17 +244,23 @@ cmd_run.configure = _configure_run
 
 # --------------------------------------------------------------------------- report / visualize
 def _configure_report(p):
-    p.add_argument("--table", default="2", help="1, 2 or 3 (the UniVS paper's tables), or 'ablation'")
-    p.add_argument("--results", default=None, help="work dir of `univs-bench run` (WORK/<model>/<benchmark>/)")
-    p.add_argument("--format", default="md", choices=["md", "latex", "html", "csv"])
+    p.add_argument("--table", default="2", help="1, 2 or 3 (the UniVS paper's tables; 1a/1b/3a/3b: one "
+                   "sub-table), or 'ablation' (measured variants of `univs-bench ablate`)")
+    p.add_argument("--results", default=None, help="work dir of `univs-bench run` (WORK/<model>/<benchmark>/"
+                   "metrics.json) or one model folder WORK/<model>; default: ./work_dirs when it exists")
+    p.add_argument("--format", default="md", choices=["md", "latex", "html", "csv", "json"],
+                   help="md (default), latex, html (needs --out), csv or json (data, with ci_low/ci_high)")
     p.add_argument("--out", default=None, help="write to this file instead of printing")
     p.add_argument("--ci", action="store_true", help="bootstrap 95%% intervals (and paired tests in ablations)")
+    p.add_argument("--latex-width", default="text", choices=["column", "text"],
+                   help="latex: scale the table to \\textwidth (table*, default) or \\columnwidth (table)")
 
 
 @command("report", "leaderboards: the paper's tables with this suite's measured rows")
 def cmd_report(args):
     from .report.commands import report_command
-    return report_command(args.table, args.results, args.format, args.out, args.ci)
+    return report_command(args.table, args.results, args.format, args.out, args.ci,
+                          latex_width=args.latex_width)
 
 
 cmd_report.configure = _configure_report
@@ -268,6 +274,8 @@ def _configure_visualize(p):
     p.add_argument("--video", default=None)
     p.add_argument("--frames", default=None, help="strip: comma list of frame names")
     p.add_argument("--max-frames", type=int, default=6)
+    p.add_argument("--benchmark", default=None, help="strip: the benchmark (vspw: GT classes shifted to the "
+                   "predictions' 0-based ids; detected from VSPW's data/<video>/mask layout)")
     p.add_argument("--table", default="2")
     p.add_argument("--results", default=None)
 
@@ -277,7 +285,7 @@ def cmd_visualize(args):
     from .report.commands import visualize_command
     return visualize_command(args.out, gt=args.gt, pred=args.pred, video=args.video, frames=args.frames,
                              max_frames=args.max_frames, plot=args.plot, table=args.table,
-                             results=args.results)
+                             results=args.results, benchmark=args.benchmark)
 
 
 cmd_visualize.configure = _configure_visualize

@@ -14,11 +14,15 @@ import os
 from collections.abc import Sequence
 
 from ..errors import InputError
+from . import NOT_RUN, NOT_SCORED
 from .leaderboard import (
     TASK_ORDER,
     Column,
     Leaderboard,
     Row,
+    cell_ci,
+    ci_text,
+    data_source,
     headline,
     load_results,
     metric_value,
@@ -38,8 +42,6 @@ def ablation_table(work_dir: str | os.PathLike, *, metrics: dict[str, Sequence[s
     """
     from ..benchmarks import BENCHMARKS
     results = load_results(work_dir)
-    if not results:
-        raise InputError(f"{work_dir}: no <variant>/<benchmark>/metrics.json found")
     names = list(variants) if variants else list(results)
     unknown = [v for v in names if v not in results]
     if unknown:
@@ -75,16 +77,18 @@ def ablation_table(work_dir: str | os.PathLike, *, metrics: dict[str, Sequence[s
         meta = {"Variant": infos[v].get("name", v)}
         for k in flag_keys:
             meta[k] = (infos[v].get("variant") or {}).get(k)
-        values, notes = {}, {}
+        values, notes, cis, data = {}, {}, {}, {}
         for c in cols:
             doc = docs.get(c.benchmark)
-            values[c.key] = metric_value(doc, c.metric)
+            if doc is None:
+                values[c.key] = NOT_RUN
+                continue
+            data[c.key] = data_source(doc)
+            values[c.key] = NOT_SCORED if doc.get("server_only") else metric_value(doc, c.metric)
             parts = []
             if ci and isinstance(values[c.key], float):
-                from .leaderboard import ci_note
-                n = ci_note(doc, c.metric, seed=seed)
-                if n:
-                    parts.append(n)
+                cis[c.key] = cell_ci(doc, c.metric, seed=seed)
+                parts.append(ci_text(cis[c.key]))
             if baseline and v != baseline and isinstance(values[c.key], float):
                 base_doc = results[baseline].get(c.benchmark)
                 base = metric_value(base_doc, c.metric)
@@ -95,10 +99,12 @@ def ablation_table(work_dir: str | os.PathLike, *, metrics: dict[str, Sequence[s
             if parts:
                 notes[c.key] = " ".join(p for p in parts if p)
         rows.append(Row(meta=meta, values=values, group="", measured=True,
-                        source={"measured": True, "variant": v}, notes=notes))
+                        source={"measured": True, "variant": v}, notes=notes, ci=cis, data=data))
     notes = [f"Differences against the baseline variant '{baseline}'."] if baseline else []
     if test:
-        notes.append(f"p: paired {method} test over the shared videos (univs_bench.report.stats).")
+        notes.append(f"p: two-sided paired {method} test over the shared videos, resampling videos and "
+                     "recomputing the benchmark's metric (univs_bench.report.stats); p=n/a: no "
+                     "per-video statistics.")
     return Leaderboard(table="ablation", title="Ablations (measured variants)", columns=cols,
                        rows=rows, meta_columns=["Variant"] + flag_keys, notes=notes)
 
@@ -108,5 +114,5 @@ def _p_note(doc_a: dict, doc_b: dict, metric: str, method: str, seed: int) -> st
     try:
         r = paired_test(doc_a, doc_b, metric, method=method, seed=seed)
     except (InputError, ValueError):
-        return ""
-    return f"p={r.p_value:.3g}" + ("" if r.exact else "~")
+        return "p=n/a"
+    return f"p={r.p_value:.3g}"

@@ -1,12 +1,14 @@
 """Entry points for ``univs-bench report`` and ``univs-bench visualize`` (wired in cli.py).
 
-    univs-bench report --table 2|1|3|ablation [--results WORK_DIR] --format md|latex|html|csv
-                       [--out FILE] [--ci]
+    univs-bench report --table 2|1|1a|1b|3|3a|3b|ablation [--results WORK_DIR]
+                       --format md|latex|html|csv|json [--out FILE] [--ci]
+                       [--latex-width column|text]
     univs-bench visualize --out PNG (--gt DIR --pred DIR --video ID [--frames DIR]
                           | --plot bars|radar --table 2 [--results WORK_DIR])
 
-``--format html`` writes the self-contained report: the table plus the per-benchmark bar
-chart and the task radar chart, embedded.
+``--results`` defaults to ``work_dirs`` (the default ``--work-dir`` of ``run``) when that folder
+exists. ``--format html`` writes the self-contained report: the tables plus the per-benchmark
+bar chart and the task radar chart, embedded; it is never dumped to a terminal.
 """
 from __future__ import annotations
 
@@ -19,36 +21,63 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .leaderboard import Leaderboard, load_table, merge_measured
+from .leaderboard import DEFAULT_WORK_DIR, Leaderboard, load_results, load_tables, merge_measured
+
+
+def resolve_results(results: str | None) -> str | None:
+    """``--results``, or run's default work dir when it exists (None: paper rows only)."""
+    if results:
+        return results
+    return DEFAULT_WORK_DIR if Path(DEFAULT_WORK_DIR).is_dir() else None
+
+
+def build_boards(table: str | int, results: str | None = None, ci: bool = False,
+                 seed: int = 0) -> list[Leaderboard]:
+    """The tables to print: a published table's parts with measured rows added, or an ablation."""
+    if str(table) == "ablation":
+        results = resolve_results(results)
+        if not results:
+            raise InputError(f"--table ablation needs --results WORK_DIR "
+                             f"(WORK_DIR/<variant>/<benchmark>/metrics.json); no ./{DEFAULT_WORK_DIR}")
+        from .ablation import ablation_table
+        return [ablation_table(results, ci=ci, test=ci, seed=seed)]
+    boards = load_tables(table)
+    results = resolve_results(results)
+    if not results or str(table).startswith("3"):
+        return boards  # Table 3's rows are paper variants; measured ones: --table ablation
+    measured = load_results(results)
+    return [merge_measured(b, None, ci=ci, seed=seed, results=measured,
+                           add_extra_columns=len(boards) == 1) for b in boards]
 
 
 def build_board(table: str | int, results: str | None = None, ci: bool = False,
                 seed: int = 0) -> Leaderboard:
-    """The table to print: a published one with measured rows added, or an ablation."""
-    if str(table) == "ablation":
-        if not results:
-            raise InputError("--table ablation needs --results WORK_DIR "
-                             "(WORK_DIR/<variant>/<benchmark>/metrics.json)")
-        from .ablation import ablation_table
-        return ablation_table(results, ci=ci, test=ci, seed=seed)
-    return merge_measured(load_table(table), results, ci=ci, seed=seed)
+    """The first board of :func:`build_boards` (Table 2 and ablations have one)."""
+    return build_boards(table, results, ci=ci, seed=seed)[0]
 
 
 def plot_rows(board: Leaderboard):
-    """Rows worth a bar chart: measured rows and the paper's UniVS rows (all rows if none)."""
+    """Rows worth a chart: measured rows and the paper's UniVS rows (all rows if none)."""
     rows = [r for r in board.rows if r.measured or r.meta.get("Method") == "UniVS"]
     return rows or list(board.rows)
 
 
 def report_command(table: str | int = 2, results: str | None = None, fmt: str = "md",
-                   out: str | None = None, ci: bool = False) -> int:
+                   out: str | None = None, ci: bool = False, latex_width: str = "text") -> int:
     """Render a leaderboard in ``fmt``; write it to ``out`` or print it. Returns 0."""
-    from .tables import render
-    board = build_board(table, results, ci=ci)
+    from .tables import FORMATS, render_all
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: choose from {', '.join(FORMATS)}")
+    if fmt == "html" and not out and sys.stdout.isatty():
+        raise InputError("--format html writes a self-contained page with embedded images; "
+                         "give --out FILE.html (or redirect stdout)")
+    boards = build_boards(table, results, ci=ci)
     if fmt == "html":
-        text = html_report(board, title=f"univs-bench report: Table {board.table}")
+        b0 = boards[0]
+        name = f"Table {b0.table}" if str(b0.table).isdigit() else str(b0.title)
+        text = html_report(boards, title=f"univs-bench report: {name}")
     else:
-        text = render(board, fmt)
+        text = render_all(boards, fmt, latex_width=latex_width)
     if out:
         from ..io.atomic import atomic_write_text
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -59,29 +88,36 @@ def report_command(table: str | int = 2, results: str | None = None, fmt: str = 
     return 0
 
 
-def html_report(board: Leaderboard, title: str, extra_images: Sequence[tuple[str, str]] = (),
-                plots: bool = True) -> str:
-    """The self-contained HTML page of ``board`` with its bar and radar plots embedded."""
-    from .html import build_report
-    from .plots import plot_benchmark_bars, plot_radar, row_label, task_scores
-    from .tables import to_html
+def _figures(board: Leaderboard, tmp: str, tag: str = "") -> list[tuple[str, str]]:
+    from .plots import plot_benchmark_bars, plot_radar, radar_scores, row_colors
+    rows = plot_rows(board)
+    colors = row_colors(rows)
+    images = [(f"Per-benchmark results (%), models side by side{tag}",
+               plot_benchmark_bars(board, os.path.join(tmp, f"bars{tag}.png"), rows=rows,
+                                   colors=colors))]
+    scores, tasks, used = radar_scores(board, rows)
+    if len(tasks) >= 3 and scores:
+        images.append((f"Headline score per task (%): mean over {used}{tag}",
+                       plot_radar(scores, os.path.join(tmp, f"radar{tag}.png"), tasks=tasks,
+                                  colors={k: colors[k] for k in scores})))
+    return images
+
+
+def html_report(boards: Leaderboard | Sequence[Leaderboard], title: str,
+                extra_images: Sequence[tuple[str, str]] = (), plots: bool = True) -> str:
+    """The self-contained HTML page of ``boards`` with their bar and radar plots embedded."""
+    from .html import build_report, provenance_line
+    from .tables import caption, to_html
+    if isinstance(boards, Leaderboard):
+        boards = [boards]
     images: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        if plots and board.rows and board.columns:
-            rows = plot_rows(board)
-            bars = plot_benchmark_bars(board, os.path.join(tmp, "bars.png"), rows=rows)
-            images.append(("Per-benchmark results, models side by side", bars))
-            scores = {row_label(r) + (" [measured]" if r.measured else ""): task_scores(board, r)
-                      for r in rows if not r.grey}
-            tasks = [t for t in ("vis", "vss", "vps", "vos", "refvos", "pvos")
-                     if any(c.task == t for c in board.columns)]
-            if len(tasks) >= 3 and scores:
-                radar = plot_radar(scores, os.path.join(tmp, "radar.png"), tasks=tasks)
-                images.append(("Headline score per task (mean over the task's benchmarks)",
-                               radar))
+        for k, b in enumerate(boards):
+            if plots and b.rows and b.columns:
+                images += _figures(b, tmp, tag=f" ({caption(b).split('.')[0]})" if len(boards) > 1 else "")
         images += list(extra_images)
-        return build_report(title, [("Leaderboard", to_html(board))],
-                            images)
+        return build_report(title, [(caption(b) if len(boards) > 1 else "Leaderboard", to_html(b))
+                                    for b in boards], images, notes=[provenance_line(boards)])
 
 
 # --------------------------------------------------------------------------- visualize
@@ -115,11 +151,19 @@ def _read_frame(path: Path, shape: tuple[int, int]) -> np.ndarray:
 
 
 def frame_strip(gt: str, pred: str, video: str, out: str, frames: str | None = None,
-                max_frames: int = 6) -> str:
-    """Write the GT-vs-prediction strip of ``video`` (up to ``max_frames`` evenly spaced)."""
+                max_frames: int = 6, benchmark: str | None = None) -> str:
+    """Write the GT-vs-prediction strip of ``video`` (up to ``max_frames`` evenly spaced).
+
+    VSPW (``benchmark='vspw'``, or GT found in VSPW's ``data/<video>/mask`` layout): the raw GT
+    (1..124 classes, 0 others) is shifted to the predictions' 0..123 classes, as the evaluator
+    does, so one class has one colour in both rows.
+    """
     from ..io.png import read_label_png
     from .plots import plot_frame_strip
     gdir = _find_dir(gt, video, _GT_SUBDIRS, "--gt")
+    vspw = benchmark == "vspw" or (benchmark is None and gdir.parts[-3:-2] == ("data",)
+                                   and gdir.name == "mask")
+    semantic = vspw or benchmark in ("vspw",)
     pdir = _find_dir(pred, video, _PRED_SUBDIRS, "--pred")
     stems = sorted(f.stem for f in gdir.iterdir() if f.suffix.lower() == ".png")
     pick = sorted(set(np.linspace(0, len(stems) - 1, min(max_frames, len(stems))).round()
@@ -141,6 +185,9 @@ def frame_strip(gt: str, pred: str, video: str, out: str, frames: str | None = N
         pf = pdir / f"{s}.png"
         if not pf.is_file():
             raise InputError(f"{pf}: no prediction for GT frame {s} of video {video!r}")
+        if vspw:
+            from ..evaluators.functional.vss import shift_vspw_labels
+            lab = shift_vspw_labels(lab)
         g.append(lab)
         p.append(read_label_png(pf, allow_rgb=True))
         img = None
@@ -148,27 +195,34 @@ def frame_strip(gt: str, pred: str, video: str, out: str, frames: str | None = N
             cand = [fdir / f"{s}{ext}" for ext in (".jpg", ".jpeg", ".png")]
             img = next((_read_frame(c, lab.shape[:2]) for c in cand if c.is_file()), None)
         fr.append(img)
-    return plot_frame_strip(g, p, out, frames=fr, names=stems, title=f"{video}: GT (top) vs prediction")
+    note = " (VSPW GT shifted to the 0-based classes)" if vspw else ""
+    return plot_frame_strip(g, p, out, frames=fr, names=stems, semantic=semantic,
+                            title=f"{video}: GT (top) vs prediction{note}")
 
 
 def visualize_command(out: str, *, gt: str | None = None, pred: str | None = None,
                       video: str | None = None, frames: str | None = None, max_frames: int = 6,
                       plot: str = "strip", table: str | int = 2,
-                      results: str | None = None) -> int:
+                      results: str | None = None, benchmark: str | None = None) -> int:
     """Write a PNG: ``plot='strip'`` (needs gt, pred, video), ``'bars'`` or ``'radar'``."""
     if plot == "strip":
         if not (gt and pred and video):
             raise InputError("visualize --plot strip needs --gt, --pred and --video")
-        path = frame_strip(gt, pred, video, out, frames=frames, max_frames=max_frames)
+        path = frame_strip(gt, pred, video, out, frames=frames, max_frames=max_frames,
+                           benchmark=benchmark)
     elif plot in ("bars", "radar"):
-        from .plots import plot_benchmark_bars, plot_radar, row_label, task_scores
+        from .plots import plot_benchmark_bars, plot_radar, radar_scores, row_colors
         board = build_board(table, results)
         rows = plot_rows(board)
+        colors = row_colors(rows)
         if plot == "bars":
-            path = plot_benchmark_bars(board, out, rows=rows)
+            path = plot_benchmark_bars(board, out, rows=rows, colors=colors)
         else:
-            path = plot_radar({row_label(r) + (" [measured]" if r.measured else ""):
-                               task_scores(board, r) for r in rows if not r.grey}, out)
+            scores, tasks, used = radar_scores(board, rows)
+            if not scores or len(tasks) < 3:
+                raise InputError(f"radar: fewer than 3 tasks with comparable numbers ({used})")
+            path = plot_radar(scores, out, tasks=tasks, colors={k: colors[k] for k in scores},
+                              title=f"Headline score per task (%): mean over {used}")
     else:
         raise InputError(f"--plot {plot!r}: choose strip, bars or radar")
     print(f"wrote {path}", file=sys.stderr)

@@ -14,7 +14,8 @@ from pathlib import Path
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}
-table.leaderboard{border-collapse:collapse;font-size:13px;margin:8px 0}
+div.table-scroll{overflow-x:auto;max-width:100%;margin:8px 0;border-right:1px dashed #ccc}
+table.leaderboard{border-collapse:collapse;font-size:13px;margin:0}
 table.leaderboard caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0}
 table.leaderboard th,table.leaderboard td{padding:3px 7px;text-align:center;white-space:nowrap}
 table.leaderboard td:first-child{text-align:left}
@@ -29,7 +30,35 @@ p.legend,p.note{font-size:12px;color:#555}
 p.missing{color:#a40}
 figure{margin:12px 0}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:12px;color:#555}
+sup.src{color:#06c;font-weight:600;margin-left:1px}
 """
+
+
+def provenance_line(boards) -> str:
+    """Who made the page: univs-bench version, git commit of the code, and the measured rows'
+    code versions (from their provenance)."""
+    from .. import __version__
+    from ..report.tables import _row_source
+    own = f"univs-bench {__version__}"
+    commit = _git_commit()
+    if commit:
+        own += f" (git {commit})"
+    codes = sorted({c for b in boards for r in b.rows if r.measured
+                    for c in _row_source(r)[1].split(" | ") if c})
+    text = f"Rendered by {own}."
+    if codes:
+        text += " Measured rows computed by " + ", ".join(codes) + "."
+    return text
+
+
+def _git_commit() -> str | None:
+    import subprocess
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 def png_data_uri(path: str | os.PathLike) -> str:
