@@ -112,7 +112,7 @@ def html_report(boards: Leaderboard | Sequence[Leaderboard], title: str,
         boards = [boards]
     images: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for k, b in enumerate(boards):
+        for b in boards:
             if plots and b.rows and b.columns:
                 images += _figures(b, tmp, tag=f" ({caption(b).split('.')[0]})" if len(boards) > 1 else "")
         images += list(extra_images)

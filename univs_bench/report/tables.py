@@ -124,7 +124,7 @@ def _cells(board: Leaderboard, scope: str):
 def _ci_reasons(board: Leaderboard) -> list[str]:
     out: list[str] = []
     for r in board.rows:
-        for key, ci in r.ci.items():
+        for ci in r.ci.values():
             if isinstance(ci, str) and ci:
                 text = f"{r.name or r.meta.get('Variant', '')}: {ci}"
                 if text not in out:
