@@ -89,6 +89,7 @@ def measured(tmp_path_factory):
     for model in ("gt_shifted", "gt_swapped"):
         r = Runner(model, work_dir=str(root / "w"), data_root=str(root / "s"), progress=False)
         out[model] = r.run(list(BENCHMARKS.values()))
+    out["_root"] = root
     return out
 
 
@@ -96,7 +97,9 @@ def test_every_benchmark_interval_contains_the_evaluators_metric(measured):
     from univs_bench.benchmarks import BENCHMARKS
     from univs_bench.report.leaderboard import headline
     checked = 0
-    for docs in measured.values():
+    for name, docs in measured.items():
+        if name == "_root":
+            continue
         assert set(docs) == set(BENCHMARKS)
         for bench, doc in docs.items():
             for metric, value in doc["metrics"].items():
@@ -128,3 +131,25 @@ def test_paired_tests_use_the_same_resampling(measured):
         assert r.low <= r.delta <= r.high and 0 < r.p_value <= 1
         same = paired_test(a[bench], a[bench], seed=0, n_boot=100)
         assert same.delta == 0 and same.p_value == 1.0
+
+
+def test_report_json_ci_on_a_run_work_dir(measured, capsys):
+    """`report --table 2 --format json --ci` on run's work dir: every measured cell has an
+    interval containing its value, and its data source."""
+    import json
+
+    from univs_bench.cli import main
+    assert main(["report", "--table", "2", "--format", "json", "--ci",
+                 "--results", str(measured["_root"] / "w")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    rows = [r for r in doc["rows"] if r["measured"]]
+    assert sorted(r["meta"]["Method"] for r in rows) == ["gt_shifted", "gt_swapped"]
+    n = 0
+    for r in rows:
+        assert "synthetic suite" in r["data_source"] and r["code_version"].startswith("univs-bench")
+        for key, c in r["cells"].items():
+            assert c["value"] is not None, key  # every column of Table 2 (+ MOSE, BURST) was run
+            assert c["ci_low"] <= c["value"] <= c["ci_high"], (key, c)
+            assert "synthetic suite" in c["data_source"]
+            n += 1
+    assert n == 2 * 14

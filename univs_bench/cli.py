@@ -110,6 +110,8 @@ def _configure_evaluate(p):
     p.add_argument("--split", default=None, help="split file overriding the default (DAVIS, VSPW, VIPSeg)")
     p.add_argument("--resolution", default=None, help="DAVIS Annotations sub-folder (default 480p)")
     p.add_argument("--seen", default=None, help="YouTube-VOS: file of seen category names")
+    p.add_argument("--csv", default=None, metavar="FILE",
+                   help="write per-video numbers as CSV (per object where the metric is per object)")
 
 
 @command("evaluate", "score official-format predictions against GT")
@@ -123,6 +125,10 @@ def cmd_evaluate(args):
     print(format_table(args.benchmark, result, task=args.task))
     if args.out:
         write_result_json(args.out, args.benchmark, args.task, args.gt, args.pred, result, seconds)
+    from .evaluators.api import summary_line, write_per_video_csv
+    if args.csv:
+        write_per_video_csv(args.csv, args.benchmark, result)
+    print(summary_line(args.benchmark, result, task=args.task))
     return 0
 
 

@@ -42,13 +42,75 @@ def evaluate(benchmark: str, gt: str, pred: str, *, workers: int = 1, task: str 
     return result
 
 
+def effective_task(benchmark: str, task: str | None) -> str | None:
+    """The sub-task scored: ``task``, or the benchmark's default (BURST: exemplar_guided)."""
+    bench = get_benchmark(benchmark)
+    return (task or bench.default_task) if bench.task_metrics else task
+
+
 def format_table(benchmark: str, result: EvalResult, task: str | None = None) -> str:
     """The metrics as a two-row table, values with 2 decimals (papers print 1)."""
     from tabulate import tabulate
     names = list(result.metrics)
     vals = ["-" if result.metrics[n] is None else f"{result.metrics[n]:.2f}" for n in names]
+    task = effective_task(benchmark, task)
     title = benchmark + (f" ({task})" if task else "")
     return f"{title}\n" + tabulate([vals], headers=names, disable_numparse=True)
+
+
+def summary_line(benchmark: str, result: EvalResult, task: str | None = None) -> str:
+    """One greppable line: ``univs-bench: davis17 J&F=81.23 J_mean=78.90 ...`` (``-``: undefined;
+    a sub-task as ``burst/exemplar_guided``)."""
+    task = effective_task(benchmark, task)
+    name = benchmark + (f"/{task}" if task else "")
+    vals = " ".join(f"{k}={'-' if v is None else f'{v:.2f}'}" for k, v in result.metrics.items())
+    return f"univs-bench: {name} {vals}"
+
+
+_FLAT_SKIP = {"ap_stats", "confusion", "vc", "pq", "stq", "hota_stats", "best_iou"}
+
+
+def per_video_rows(benchmark: str, result: EvalResult) -> list[dict]:
+    """Per-video numbers as flat rows: one per object (or expression) where the metric is per
+    object (DAVIS, MOSE, YT-VOS, Ref-*, VIPOSeg), else one per video; only scalar fields
+    (the sufficient statistics kept for intervals are left out)."""
+    rows: list[dict] = []
+
+    def scalars(d: dict) -> dict:
+        return {k: v for k, v in d.items() if k not in _FLAT_SKIP
+                and (v is None or isinstance(v, (int, float, str, bool)))}
+
+    def add(video, entry, extra):
+        if isinstance(entry, dict) and entry and all(isinstance(v, dict) for v in entry.values()):
+            for obj, o in entry.items():
+                rows.append({"benchmark": benchmark, **extra, "video": video, "object": obj, **scalars(o)})
+        elif isinstance(entry, dict):
+            rows.append({"benchmark": benchmark, **extra, "video": video, "object": "", **scalars(entry)})
+    for video, entry in result.per_video.items():
+        if benchmark == "refdavis17" and str(video).startswith("anno_"):
+            for seq, objs in entry.items():
+                add(seq, objs, {"anno_set": video})
+        else:
+            add(video, entry, {})
+    return rows
+
+
+def write_per_video_csv(path: str, benchmark: str, result: EvalResult) -> None:
+    """``evaluate --csv``: :func:`per_video_rows` as CSV (one header row), written atomically."""
+    import csv
+    import io
+
+    from ..io.atomic import atomic_write_text
+    rows = per_video_rows(benchmark, result)
+    head: list[str] = []
+    for r in rows:
+        head += [k for k in r if k not in head]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=head, lineterminator="\n", restval="")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    atomic_write_text(path, buf.getvalue())
 
 
 def path_sha256(path: str) -> str:
@@ -74,7 +136,7 @@ def write_result_json(out: str, benchmark: str, task: str | None, gt: str, pred:
     from ..io.atomic import atomic_write_text
     doc = {
         "benchmark": benchmark,
-        "task": task,
+        "task": effective_task(benchmark, task),
         "metrics": result.metrics,
         "per_video": result.per_video,
         "provenance": {
