@@ -75,7 +75,9 @@ def report_command(table: str | int = 2, results: str | None = None, fmt: str = 
     if fmt == "html":
         b0 = boards[0]
         name = f"Table {b0.table}" if str(b0.table).isdigit() else str(b0.title)
-        text = html_report(boards, title=f"univs-bench report: {name}")
+        res = resolve_results(results)
+        details = detail_tables_html(load_results(res)) if res else []
+        text = html_report(boards, title=f"univs-bench report: {name}", tables=details)
     else:
         text = render_all(boards, fmt, latex_width=latex_width)
     if out:
@@ -103,8 +105,36 @@ def _figures(board: Leaderboard, tmp: str, tag: str = "") -> list[tuple[str, str
     return images
 
 
+def detail_tables_html(results: dict[str, dict[str, dict]]) -> list[tuple[str, str]]:
+    """Per measured benchmark: every metric of every model (HTML tables), with data source."""
+    import html as _html
+
+    from ..benchmarks import BENCHMARKS
+    from .leaderboard import data_source
+    e = _html.escape
+    benches = [b for b in BENCHMARKS if any(b in d for d in results.values())]
+    out = []
+    for b in benches:
+        docs = {m: d[b] for m, d in results.items() if b in d and not d[b].get("server_only")}
+        if not docs:
+            continue
+        names = list(dict.fromkeys(k for d in docs.values() for k in d.get("metrics", {})))
+        h = ['<div class="table-scroll"><table class="leaderboard detail"><thead><tr><th>Model</th>']
+        h += [f"<th>{e(n)}</th>" for n in names] + ["<th>videos</th><th>data</th></tr></thead><tbody>"]
+        for m, d in docs.items():
+            src = data_source(d)
+            vals = [d["metrics"].get(n) for n in names]
+            h.append(f"<tr><td>{e(m)}</td>" + "".join(
+                f"<td>{'-' if v is None else f'{v:.2f}'}</td>" for v in vals)
+                + f"<td>{len(d.get('per_video') or {})}</td><td>{e(src['label'])}</td></tr>")
+        h.append("</tbody></table></div>")
+        out.append((f"{BENCHMARKS[b].title} ({b}): all metrics", "\n".join(h)))
+    return out
+
+
 def html_report(boards: Leaderboard | Sequence[Leaderboard], title: str,
-                extra_images: Sequence[tuple[str, str]] = (), plots: bool = True) -> str:
+                extra_images: Sequence[tuple[str, str]] = (), plots: bool = True,
+                tables: Sequence[tuple[str, str]] = ()) -> str:
     """The self-contained HTML page of ``boards`` with their bar and radar plots embedded."""
     from .html import build_report, provenance_line
     from .tables import caption, to_html
@@ -117,7 +147,8 @@ def html_report(boards: Leaderboard | Sequence[Leaderboard], title: str,
                 images += _figures(b, tmp, tag=f" ({caption(b).split('.')[0]})" if len(boards) > 1 else "")
         images += list(extra_images)
         return build_report(title, [(caption(b) if len(boards) > 1 else "Leaderboard", to_html(b))
-                                    for b in boards], images, notes=[provenance_line(boards)])
+                                    for b in boards], images,
+                            notes=[provenance_line(boards)], appendix=list(tables))
 
 
 # --------------------------------------------------------------------------- visualize

@@ -69,7 +69,7 @@ def png_data_uri(path: str | os.PathLike) -> str:
 
 def build_report(title: str, tables: Sequence[tuple[str, str]],
                  images: Sequence[tuple[str, str | os.PathLike]] = (),
-                 notes: Sequence[str] = ()) -> str:
+                 notes: Sequence[str] = (), appendix: Sequence[tuple[str, str]] = ()) -> str:
     """An HTML page: ``tables`` = [(heading, table html)], ``images`` = [(caption, png path)]."""
     e = _html.escape
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -85,6 +85,9 @@ def build_report(title: str, tables: Sequence[tuple[str, str]],
     for caption, path in images:
         parts.append(f'<figure><img alt="{e(caption)}" src="{png_data_uri(path)}">'
                      f"<figcaption>{e(caption)}</figcaption></figure>")
+    for heading, table_html in appendix:
+        parts.append(f"<h2>{e(heading)}</h2>")
+        parts.append(table_html)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

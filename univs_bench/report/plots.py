@@ -272,6 +272,9 @@ def plot_frame_strip(gt: Sequence[np.ndarray], pred: Sequence[np.ndarray], out: 
         if len(present) > len(shown):
             handles.append(plt.Rectangle((0, 0), 1, 1, color="white"))
             labels.append(f"... {len(present) - len(shown)} more")
+        if any((_ids(np.asarray(x)) == 255).any() for x in gt):
+            handles.append(plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="0.5"))
+            labels.append("void / ignored (255)")
         fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=8,
                    frameon=False, bbox_to_anchor=(0.5, -0.02 - 0.05 * math.ceil(len(labels) / 8)))
     if title:
