@@ -68,6 +68,8 @@ def report_command(table: str | int = 2, results: str | None = None, fmt: str = 
     from .tables import FORMATS, render_all
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose from {', '.join(FORMATS)}")
+    if out == "-":  # the usual Unix spelling of stdout, never a file named '-'
+        out = None
     if fmt == "html" and not out and sys.stdout.isatty():
         raise InputError("--format html writes a self-contained page with embedded images; "
                          "give --out FILE.html (or redirect stdout)")
