@@ -277,7 +277,7 @@ def _configure_visualize(p):
     p.add_argument("--plot", default="strip", choices=["strip", "bars", "radar"])
     p.add_argument("--gt", default=None, help="strip: folder of GT label PNGs (<video>/<frame>.png)")
     p.add_argument("--pred", default=None, help="strip: folder of predicted label PNGs")
-    p.add_argument("--video", default=None)
+    p.add_argument("--video", default=None, help="strip: the video (default: the first one in both --gt and --pred)")
     p.add_argument("--frames", default=None, help="strip: comma list of frame names")
     p.add_argument("--max-frames", type=int, default=6)
     p.add_argument("--benchmark", default=None, help="strip: the benchmark (vspw: GT classes shifted to the "

@@ -167,8 +167,25 @@ def _find_dir(root: str, video: str, patterns: Sequence[str], what: str,
         d = Path(root) / p.format(v=video)
         if d.is_dir() and any(f.suffix.lower() in exts for f in d.iterdir()):
             return d
+    have = videos_under(root, patterns)
+    hint = (f"; videos there: {', '.join(have[:8])}{' ...' if len(have) > 8 else ''}" if have else "")
     raise InputError(f"{what} {root}: no folder of {'/'.join(exts)} frames for video {video!r} "
-                     f"(looked in {', '.join(p.format(v=video) for p in patterns)})")
+                     f"(looked in {', '.join(p.format(v=video) for p in patterns)}){hint}")
+
+
+def videos_under(root: str, patterns: Sequence[str] = _GT_SUBDIRS) -> list[str]:
+    """Video folder names under ``root`` for the first layout pattern that has any."""
+    for p in patterns:
+        head, _, tail = p.partition("{v}")
+        base = Path(root) / head
+        if not base.is_dir():
+            continue
+        names = sorted(d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith(".")
+                       and (d / tail.lstrip("/")).is_dir()
+                       and any(f.suffix.lower() == ".png" for f in (d / tail.lstrip("/")).iterdir()))
+        if names:
+            return names
+    return []
 
 
 def _read_frame(path: Path, shape: tuple[int, int]) -> np.ndarray:
@@ -239,8 +256,15 @@ def visualize_command(out: str, *, gt: str | None = None, pred: str | None = Non
                       results: str | None = None, benchmark: str | None = None) -> int:
     """Write a PNG: ``plot='strip'`` (needs gt, pred, video), ``'bars'`` or ``'radar'``."""
     if plot == "strip":
-        if not (gt and pred and video):
-            raise InputError("visualize --plot strip needs --gt, --pred and --video")
+        if not (gt and pred):
+            raise InputError("visualize --plot strip needs --gt and --pred (and --video; default: "
+                             "the first video in both --gt and --pred)")
+        if not video:
+            in_pred = set(videos_under(pred, _PRED_SUBDIRS))
+            have = [v for v in videos_under(gt) if v in in_pred]
+            if not have:
+                raise InputError(f"--gt {gt} / --pred {pred}: no video folder in both; give --video")
+            video = have[0]
         path = frame_strip(gt, pred, video, out, frames=frames, max_frames=max_frames,
                            benchmark=benchmark)
     elif plot in ("bars", "radar"):
