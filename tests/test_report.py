@@ -325,3 +325,30 @@ def test_plots_html_and_commands(work_dir, tmp_path):
     assert is_png(out / "strip.png")
     with pytest.raises(InputError, match="seqx"):
         visualize_command(str(out / "x.png"), gt=str(gt), pred=str(pred), video="seqx")
+
+
+def test_data_source_from_provenance(tmp_path):
+    from univs_bench.report.leaderboard import data_source
+    base = {"univs_bench": "0.1.0", "git_commit": "abc1234", "time": "2026-12-07T09:00:00+0000",
+            "videos": 30}
+    # runner without --data-root: its coarse string and the SynthConfig (seed)
+    d = data_source({"provenance": dict(base, data_source="synthetic suite", synthetic={"seed": 3},
+                                        data_root=str(tmp_path / "_synthetic" / "davis17"))})
+    assert d["kind"] == "synthetic" and d["label"] == "synthetic suite (univs-bench synth, seed 3), 30 videos"
+    assert d["code"] == "univs-bench 0.1.0 (git abc1234)" and d["date"] == "2026-12-07"
+    # a dev split made by `univs-bench split`
+    dev = tmp_path / "dev" / "mose"
+    dev.mkdir(parents=True)
+    (dev / "split_info.json").write_text(json.dumps({"seed": 0, "fraction": 0.1}))
+    d = data_source({"provenance": dict(base, data_source="data root", data_root=str(dev),
+                                        gt_sha256="f" * 64)})
+    assert d["kind"] == "dev split" and "seed 0, fraction 0.1" in d["label"] and "sha256 ffffffffffff" in d["label"]
+    # any other data root: named with its split and hash
+    real = tmp_path / "real" / "davis17"
+    real.mkdir(parents=True)
+    d = data_source({"provenance": dict(base, data_source="data root", data_root=str(real), split="val",
+                                        gt_sha256="a" * 64)})
+    assert d["kind"] == "official val" and d["label"] == f"data root {real}, split val, 30 videos, sha256 aaaaaaaaaaaa"
+    # evaluate --out JSON: the GT path and hash
+    d = data_source({"per_video": {"a": {}, "b": {}}, "provenance": {"gt": "/x/DAVIS", "gt_sha256": "b" * 64}})
+    assert d["kind"] == "files" and d["label"] == "GT /x/DAVIS, 2 videos, sha256 bbbbbbbbbbbb"

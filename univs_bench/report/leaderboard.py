@@ -247,13 +247,15 @@ def data_source(doc: dict) -> dict[str, Any]:
     n = prov.get("videos") or (len(doc.get("per_video") or {}) or None)
     root = prov.get("data_root") or prov.get("gt")
     sha = prov.get("data_root_sha256") or prov.get("gt_sha256") or prov.get("data_sha256")
+    synth = prov.get("synthetic") if isinstance(prov.get("synthetic"), dict) else {}
+    seed = synth.get("seed", prov.get("synth_seed"))
     kind, label = "official val", ""
     if isinstance(given, dict):
         kind = str(given.get("kind", kind))
         label = str(given.get("label", ""))
-    elif isinstance(given, str):
-        kind = label = given
-    elif root:
+    elif isinstance(given, str) and "synthetic" in given.lower():
+        kind = "synthetic"  # runner: "synthetic suite" (no --data-root) or "data root"
+    if not label and kind != "synthetic" and root:
         r = Path(root)
         readme = r / "README.txt"
         split_info = r / "split_info.json"
@@ -271,13 +273,13 @@ def data_source(doc: dict) -> dict[str, Any]:
                 pass
         elif not prov.get("data_root"):
             kind = "files"
-    else:
+    elif not root and not given:
         kind = "unknown"
     if not label:
+        split = f", split {prov['split']}" if prov.get("split") else ""
         label = {"synthetic": "synthetic suite (univs-bench synth)", "dev split": "dev split",
-                 "official val": f"data root {root}", "files": f"GT {root}",
+                 "official val": f"data root {root}{split}", "files": f"GT {root}",
                  "unknown": "no provenance"}.get(kind, kind)
-        seed = prov.get("synth_seed", prov.get("seed"))
         if kind == "synthetic" and seed is not None:
             label = f"synthetic suite (univs-bench synth, seed {seed})"
     if n:
