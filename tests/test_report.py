@@ -138,6 +138,12 @@ def test_tables_1_and_3_have_their_parts():
     md = "".join(render(x, "md") for x in t1)
     assert "Not available" not in md and "**Table 1(a). Category-specified VS models**" in md
     assert load_table("1b").part == "b"
+    from univs_bench.report.tables import render_all
+    rows = list(csv.DictReader(io.StringIO(render_all(t1, "csv"))))
+    assert len(rows) == 20 and {r["table"] for r in rows} == {"1a", "1b"}
+    assert next(r for r in rows if r["Method"] == "XMem")["davis17/J&F"] == "86.2"
+    data = json.loads(render_all(t1, "json"))
+    assert [p["table"] for p in data["parts"]] == ["1a", "1b"]
     with pytest.raises(InputError, match="parts"):
         load_table(1)
     with pytest.raises(InputError):

@@ -433,35 +433,43 @@ def _ci_pair(r: Row, key: str) -> tuple[float | None, float | None, str]:
     return None, None, ci or ""
 
 
-def to_csv(board: Leaderboard) -> str:
+def to_csv(board: Leaderboard | list[Leaderboard]) -> str:
     """Data: one header row; a column per ``<benchmark>/<metric>`` (markers as text), and with
     intervals ``<key> ci_low`` / ``<key> ci_high`` numbers; row group, grey, measured, data
-    source, code version and date as columns."""
-    meta = board.meta_columns
-    with_ci = any(r.ci for r in board.rows)
-    head = list(meta) + ["group", "grey", "measured", "data_source", "code_version", "date"]
-    for c in board.columns:
-        head.append(c.key)
+    source, code version and date as columns. Several parts (Table 1, 3) share one file with a
+    ``table`` column (``1a``, ``1b``) and the union of their columns (empty where a part has none).
+    """
+    boards = board if isinstance(board, list) else [board]
+    meta: list[str] = []
+    keys: list[str] = []
+    for b in boards:
+        meta += [m for m in b.meta_columns if m not in meta]
+        keys += [c.key for c in b.columns if c.key not in keys]
+    with_ci = any(r.ci for b in boards for r in b.rows)
+    parts = any(b.part for b in boards)
+    head = (["table"] if parts else []) + meta + ["group", "grey", "measured", "data_source",
+                                                   "code_version", "date"]
+    for k in keys:
+        head.append(k)
         if with_ci:
-            head += [f"{c.key} ci_low", f"{c.key} ci_high"]
-    if board.part:
-        head.insert(0, "table")
+            head += [f"{k} ci_low", f"{k} ci_high"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head)
-    for r in board.rows:
-        src, code, date = _row_source(r)
-        line = [_meta_text(r.meta.get(k), "csv") for k in meta]
-        line += [r.group, "yes" if r.grey else "no", "yes" if r.measured else "no", src, code, date]
-        for c in board.columns:
-            v = r.values.get(c.key)
-            line.append(repr(round(float(v), 6)) if _is_num(v) else ("" if v is None else str(v)))
-            if with_ci:
-                lo, hi, _ = _ci_pair(r, c.key)
-                line += ["" if lo is None else repr(round(lo, 6)), "" if hi is None else repr(round(hi, 6))]
-        if board.part:
-            line.insert(0, f"{board.table}{board.part}")
-        w.writerow(line)
+    for b in boards:
+        own = {c.key for c in b.columns}
+        for r in b.rows:
+            src, code, date = _row_source(r)
+            line = [f"{b.table}{b.part}"] if parts else []
+            line += [_meta_text(r.meta.get(k), "csv") for k in meta]
+            line += [r.group, "yes" if r.grey else "no", "yes" if r.measured else "no", src, code, date]
+            for k in keys:
+                v = r.values.get(k) if k in own else None
+                line.append(repr(round(float(v), 6)) if _is_num(v) else ("" if v is None else str(v)))
+                if with_ci:
+                    lo, hi, _ = _ci_pair(r, k)
+                    line += ["" if lo is None else repr(round(lo, 6)), "" if hi is None else repr(round(hi, 6))]
+            w.writerow(line)
     return buf.getvalue()
 
 
@@ -521,13 +529,7 @@ def render_all(boards: list[Leaderboard], fmt: str = "md", scope: str = "group",
     if fmt == "json":
         return to_json(boards)
     if fmt == "csv":
-        texts = [to_csv(b) for b in boards]
-        heads = {t.split("\n", 1)[0] for t in texts}
-        if len(heads) > 1:  # parts with other columns: one file per part keeps CSV rectangular
-            raise InputError(f"Table {boards[0].table} has parts with different columns; "
-                             f"use --table {boards[0].table}{boards[0].part} (or another part) "
-                             "with --format csv")
-        return texts[0] + "".join(t.split("\n", 1)[1] for t in texts[1:])
+        return to_csv(list(boards))
     return "\n".join(render(b, fmt, scope, latex_width) for b in boards)
 
 
