@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,21 @@ def test_vspw_strip_same_colour_for_same_class(suite, tmp_path):
     # unshifted, the raw GT would not match: the shift is what makes the colours agree
     raw = read_label_png(sorted(gdir.glob("*.png"))[0])
     assert not (_colorize(None, raw, 0.55, True) == _colorize(None, p, 0.55, True)).all(-1)[g != 255].all()
+
+
+def test_vis_strip_from_json(tmp_path):
+    """YouTube-VIS strips: GT and predicted tracks coloured by category; unknown videos listed."""
+    from univs_bench.report.commands import visualize_command
+    from univs_bench.report.plots import is_png
+    from univs_bench.synthetic import write_suite
+    write_suite(str(tmp_path / "s"), benchmarks=["ytvis19"])
+    gt = tmp_path / "s" / "ytvis19" / "valid_full" / "valid.json"
+    doc = json.loads(gt.read_text())
+    res = [{"video_id": a["video_id"], "category_id": a["category_id"], "score": 1.0,
+            "segmentations": a["segmentations"]} for a in doc["annotations"]]
+    (tmp_path / "results.json").write_text(json.dumps(res))
+    visualize_command(str(tmp_path / "vis.png"), gt=str(gt), pred=str(tmp_path / "results.json"))
+    assert is_png(tmp_path / "vis.png")
+    with pytest.raises(InputError, match="videos there: 1 "):
+        visualize_command(str(tmp_path / "x.png"), gt=str(gt), pred=str(tmp_path / "results.json"),
+                          video="nope")

@@ -250,12 +250,93 @@ def frame_strip(gt: str, pred: str, video: str, out: str, frames: str | None = N
                             title=f"{video}: GT (top) vs prediction{note}")
 
 
+def _read_json_any(path: Path) -> object:
+    """A json file, the single json of a zip, or ``results.json``/``pred.json`` in a folder."""
+    import json
+    import zipfile
+    try:
+        if path.is_dir():
+            cand = [path / n for n in ("results.json", "pred.json") if (path / n).is_file()]
+            if not cand:
+                raise InputError(f"{path}: no results.json or pred.json in the folder")
+            path = cand[0]
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as z:
+                names = [n for n in z.namelist() if n.endswith(".json")]
+                if not names:
+                    raise InputError(f"{path}: no .json in the zip")
+                return json.loads(z.read(names[0]))
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path}: cannot read json ({e})") from None
+
+
+def vis_strip(gt: str, pred: str, video: str | None, out: str, frames: str | None = None,
+              max_frames: int = 6) -> str:
+    """Frame strip of a YouTube-VIS/OVIS video: GT tracks and the top-scoring predicted tracks
+    (as many as the GT has, score >= 0.05), each coloured by its **category**, so a correct
+    prediction has the GT's colours."""
+    from pycocotools import mask as mask_utils
+
+    from .plots import plot_frame_strip
+    doc = _read_json_any(Path(gt))
+    if not isinstance(doc, dict) or "videos" not in doc:
+        raise InputError(f"--gt {gt}: not a YouTube-VIS/OVIS annotation json")
+    vids = doc["videos"]
+    name = lambda v: v["file_names"][0].split("/")[0] if v.get("file_names") else str(v["id"])  # noqa: E731
+    if video is None:
+        v = vids[0]
+    else:
+        v = next((x for x in vids if str(x["id"]) == str(video) or name(x) == str(video)), None)
+        if v is None:
+            have = ", ".join(f"{x['id']} ({name(x)})" for x in vids[:8])
+            raise InputError(f"--gt {gt}: no video {video!r}; videos there: {have}")
+    h, w, n = v["height"], v["width"], len(v["file_names"])
+    gts = [a for a in doc.get("annotations", []) if a["video_id"] == v["id"]]
+    if not gts:
+        raise InputError(f"--gt {gt}: video {v['id']} has no GT annotations (a released GT-less file?)")
+    res = _read_json_any(Path(pred))
+    if not isinstance(res, list):
+        raise InputError(f"--pred {pred}: results must be a json list of predictions")
+    preds = sorted((p for p in res if isinstance(p, dict) and p.get("video_id") == v["id"]
+                    and p.get("score", 0) >= 0.05), key=lambda p: -p.get("score", 0))[:len(gts)]
+
+    def paint(tracks, t):
+        lab = np.full((h, w), 255, np.int64)  # 255: nothing (drawn as the frame)
+        for tr in tracks:
+            seg = tr["segmentations"][t]
+            if not seg:
+                continue
+            if isinstance(seg, list):
+                rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+            elif isinstance(seg.get("counts"), list):
+                rle = mask_utils.frPyObjects(seg, h, w)
+            else:
+                rle = seg
+            lab[mask_utils.decode(rle).astype(bool)] = int(tr["category_id"])
+        return lab
+    pick = sorted(set(np.linspace(0, n - 1, min(max_frames, n)).round().astype(int).tolist()))
+    root = Path(frames) if frames else Path(gt).parent.parent / "valid" / "JPEGImages"
+    g, p, fr = [], [], []
+    for t in pick:
+        g.append(paint(gts, t))
+        p.append(paint(preds, t))
+        f = root / v["file_names"][t]
+        fr.append(_read_frame(f, (h, w)) if f.is_file() else None)
+    names = [Path(v["file_names"][t]).stem for t in pick]
+    return plot_frame_strip(g, p, out, frames=fr, names=names, semantic=True, void_label="",
+                            title=f"video {v['id']} ({name(v)}): GT (top) vs top-{len(gts)} "
+                                  "predicted tracks, coloured by category")
+
+
 def visualize_command(out: str, *, gt: str | None = None, pred: str | None = None,
                       video: str | None = None, frames: str | None = None, max_frames: int = 6,
                       plot: str = "strip", table: str | int = 2,
                       results: str | None = None, benchmark: str | None = None) -> int:
     """Write a PNG: ``plot='strip'`` (needs gt, pred, video), ``'bars'`` or ``'radar'``."""
-    if plot == "strip":
+    if plot == "strip" and gt and pred and (Path(gt).suffix == ".json" or benchmark in ("ytvis19", "ytvis21", "ovis")):
+        path = vis_strip(gt, pred, video, out, frames=frames, max_frames=max_frames)
+    elif plot == "strip":
         if not (gt and pred):
             raise InputError("visualize --plot strip needs --gt and --pred (and --video; default: "
                              "the first video in both --gt and --pred)")

@@ -213,15 +213,13 @@ def _label_color(ids: np.ndarray, semantic: bool) -> np.ndarray:
     pal = davis_palette()
     idx = np.where(ids == 255, 255, ((ids + 1) if semantic else ids) % 255)
     idx = np.where((idx == 0) & (ids != 0), 254, idx)  # folded ids never look like background
-    col = pal[idx].astype(float)
-    col[ids == 255] = 255
-    return col
+    return pal[idx].astype(float)
 
 
 def _colorize(frame: np.ndarray | None, labels: np.ndarray, alpha: float,
               semantic: bool = False) -> np.ndarray:
-    """Blend label colours over ``frame``: 0 = background (instances) left as is, 255 = void
-    drawn white; ``semantic``: every id but 255 is a class and is coloured."""
+    """Blend label colours over ``frame``: 0 = background (instances) and 255 = void are left
+    as the frame (grey without one); ``semantic``: every id but 255 is a class and is coloured."""
     ids = _ids(labels)
     h, w = ids.shape
     base = (np.full((h, w, 3), 96, np.uint8) if frame is None else frame[..., :3]).astype(float)
@@ -234,7 +232,8 @@ def _colorize(frame: np.ndarray | None, labels: np.ndarray, alpha: float,
 def plot_frame_strip(gt: Sequence[np.ndarray], pred: Sequence[np.ndarray], out: str | os.PathLike,
                      frames: Sequence[np.ndarray | None] | None = None,
                      names: Sequence[str] | None = None, title: str = "",
-                     alpha: float = 0.55, semantic: bool = False, max_legend: int = 24) -> str:
+                     alpha: float = 0.55, semantic: bool = False, max_legend: int = 24,
+                     void_label: str = "void / ignored (255): not coloured") -> str:
     """Two rows of frames: GT masks overlaid (top) and predicted masks overlaid (bottom).
 
     An id has one colour in both rows; a legend lists the ids present (``semantic``: class
@@ -267,14 +266,16 @@ def plot_frame_strip(gt: Sequence[np.ndarray], pred: Sequence[np.ndarray], out: 
         shown = present[:max_legend]
         cols = _label_color(np.array(shown), semantic) / 255.0
         what = "class" if semantic else "object"
+        if void_label == "":
+            what = "category"
         handles = [plt.Rectangle((0, 0), 1, 1, color=tuple(c)) for c in cols]
         labels = [f"{what} {i}" for i in shown]
         if len(present) > len(shown):
             handles.append(plt.Rectangle((0, 0), 1, 1, color="white"))
             labels.append(f"... {len(present) - len(shown)} more")
-        if any((_ids(np.asarray(x)) == 255).any() for x in gt):
+        if void_label and any((_ids(np.asarray(x)) == 255).any() for x in gt):
             handles.append(plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="0.5"))
-            labels.append("void / ignored (255)")
+            labels.append(void_label)
         fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=8,
                    frameon=False, bbox_to_anchor=(0.5, -0.02 - 0.05 * math.ceil(len(labels) / 8)))
     if title:
