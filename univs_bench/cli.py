@@ -275,8 +275,10 @@ cmd_report.configure = _configure_report
 def _configure_visualize(p):
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--plot", default="strip", choices=["strip", "bars", "radar"])
-    p.add_argument("--gt", default=None, help="strip: folder of GT label PNGs (<video>/<frame>.png)")
-    p.add_argument("--pred", default=None, help="strip: folder of predicted label PNGs")
+    p.add_argument("--gt", default=None, help="strip: the dataset root (masks over the frames) or a folder of GT "
+                   "label PNGs (<video>/<frame>.png); YouTube-VIS/OVIS: the annotation json")
+    p.add_argument("--pred", default=None, help="strip: folder of predicted label PNGs; YouTube-VIS/OVIS: "
+                   "results.json, its zip or folder")
     p.add_argument("--video", default=None, help="strip: the video (default: the first one in both --gt and --pred)")
     p.add_argument("--frames", default=None, help="strip: comma list of frame names")
     p.add_argument("--max-frames", type=int, default=6)
