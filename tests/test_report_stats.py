@@ -198,3 +198,40 @@ def test_golden_point_estimates_reproduce_the_official_numbers(case):
             assert ci.low - 1e-9 <= want <= ci.high + 1e-9
         n += 1
     assert n >= 1
+
+
+def test_resampled_ap_is_the_official_ap_of_the_replicated_videos():
+    """A resample's AP (detections weighted by their video's count) equals cocoapi's
+    accumulate/summarize run on the drawn videos, each copy a video of its own."""
+    from univs_bench.evaluators.functional import vis as F
+    rng = np.random.default_rng(0)
+    pv = {}
+    for v in range(40):
+        st = {}
+        for c in rng.choice(6, 3, replace=False):
+            k = int(rng.integers(1, 6))
+            st[str(c)] = {"scores": sorted(rng.random(k).tolist(), reverse=True),
+                          "tp": rng.integers(0, 1024, k).tolist(), "ig": rng.integers(0, 2, k).tolist(),
+                          "n_gt": int(rng.integers(0, 3))}
+        pv[str(v + 1)] = st
+    bits = 1 << np.arange(10)
+
+    def official(videos):
+        cats = sorted({c for st in videos for c in st}, key=int)
+        per = []
+        for c in cats:
+            per.append([F.CategoryStats(np.array(st[c]["scores"]),
+                                        ((np.array(st[c]["tp"])[:, None] & bits) > 0).T[None],
+                                        ((np.array(st[c]["ig"])[:, None] & bits) > 0).T[None],
+                                        np.array([st[c]["n_gt"]])) for st in videos if c in st])
+        prec, rec = F.accumulate(per, 1)
+        return {k: 100 * v for k, v in F.summarize(prec, rec, (("all", "all"),)).items()}
+    doc = {"benchmark": "ytvis19", "metrics": {}, "per_video": {v: {"ap_stats": st} for v, st in pv.items()}}
+    for metric in ("AP", "AP50", "AP75", "AR1", "AR10", "AR100"):
+        vs = video_statistics(doc, metric)
+        order = vs.videos
+        assert vs.value(np.ones((1, 40)))[0] == pytest.approx(official([pv[v] for v in order])[metric], abs=1e-9)
+        for _ in range(3):
+            w = rng.multinomial(40, np.ones(40) / 40)
+            rep = [pv[v] for v, k in zip(order, w) for _ in range(k)]
+            assert vs.value(w[None].astype(float))[0] == pytest.approx(official(rep)[metric], abs=1e-9)
