@@ -43,8 +43,13 @@ def build_boards(table: str | int, results: str | None = None, ci: bool = False,
         return [ablation_table(results, ci=ci, test=ci, seed=seed)]
     boards = load_tables(table)
     results = resolve_results(results)
-    if not results or str(table).startswith("3"):
-        return boards  # Table 3's rows are paper variants; measured ones: --table ablation
+    if not results:
+        return boards
+    if str(table).startswith("3"):  # Table 3's rows are the paper's variants
+        for b in boards:
+            b.notes.append(f"Measured variants are not merged into Table 3; see `univs-bench report "
+                           f"--table ablation --results {results}`.")
+        return boards
     measured = load_results(results)
     return [merge_measured(b, None, ci=ci, seed=seed, results=measured,
                            add_extra_columns=len(boards) == 1) for b in boards]
