@@ -235,3 +235,23 @@ def test_resampled_ap_is_the_official_ap_of_the_replicated_videos():
             w = rng.multinomial(40, np.ones(40) / 40)
             rep = [pv[v] for v, k in zip(order, w) for _ in range(k)]
             assert vs.value(w[None].astype(float))[0] == pytest.approx(official(rep)[metric], abs=1e-9)
+
+
+def test_flat_metrics_export_with_intervals(measured, capsys):
+    """`report --table metrics --format csv --ci`: one header row, every metric of every model,
+    numeric interval columns that contain their value."""
+    import csv
+    import io
+
+    from univs_bench.cli import main
+    assert main(["report", "--table", "metrics", "--format", "csv", "--ci",
+                 "--results", str(measured["_root"] / "w")]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted(r["Method"] for r in rows) == ["gt_shifted", "gt_swapped"]
+    shifted = next(r for r in rows if r["Method"] == "gt_shifted")
+    doc = measured["gt_shifted"]["davis17"]
+    for m, v in doc["metrics"].items():
+        assert float(shifted[f"davis17/{m}"]) == pytest.approx(v, abs=1e-5)
+        lo, hi = float(shifted[f"davis17/{m} ci_low"]), float(shifted[f"davis17/{m} ci_high"])
+        assert lo - 1e-5 <= v <= hi + 1e-5
+    assert shifted["ytvis19/AP_s ci_low"] == ""  # no per-video statistics for area ranges

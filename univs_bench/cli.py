@@ -251,7 +251,8 @@ cmd_run.configure = _configure_run
 # --------------------------------------------------------------------------- report / visualize
 def _configure_report(p):
     p.add_argument("--table", default="2", help="1, 2 or 3 (the UniVS paper's tables; 1a/1b/3a/3b: one "
-                   "sub-table), or 'ablation' (measured variants of `univs-bench ablate`)")
+                   "sub-table), 'ablation' (measured variants of `univs-bench ablate`) or 'metrics' (every metric of "
+                   "every measured model: the flat export, best as --format csv or json)")
     p.add_argument("--results", default=None, help="work dir of `univs-bench run` (WORK/<model>/<benchmark>/"
                    "metrics.json) or one model folder WORK/<model>; default: ./work_dirs when it exists")
     p.add_argument("--format", default="md", choices=["md", "latex", "html", "csv", "json"],

@@ -41,6 +41,8 @@ def build_boards(table: str | int, results: str | None = None, ci: bool = False,
                              f"(WORK_DIR/<variant>/<benchmark>/metrics.json); no ./{DEFAULT_WORK_DIR}")
         from .ablation import ablation_table
         return [ablation_table(results, ci=ci, test=ci, seed=seed)]
+    if str(table) == "metrics":
+        return [metrics_board(load_results(resolve_results(results)), ci=ci, seed=seed)]
     boards = load_tables(table)
     results = resolve_results(results)
     if not results:
@@ -53,6 +55,25 @@ def build_boards(table: str | int, results: str | None = None, ci: bool = False,
     measured = load_results(results)
     return [merge_measured(b, None, ci=ci, seed=seed, results=measured,
                            add_extra_columns=len(boards) == 1) for b in boards]
+
+
+def metrics_board(results: dict[str, dict[str, dict]], ci: bool = False, seed: int = 0) -> Leaderboard:
+    """Every metric of every measured model on every benchmark (``--table metrics``): the flat
+    export, one column per ``<benchmark>/<metric>``."""
+    from ..benchmarks import BENCHMARKS
+    from .leaderboard import Column, measured_rows
+    benches = sorted({b for d in results.values() for b in d},
+                     key=lambda b: list(BENCHMARKS).index(b) if b in BENCHMARKS else 99)
+    cols = []
+    for b in benches:
+        names = list(dict.fromkeys(m for d in results.values() if b in d
+                                   for m in (d[b].get("metrics") or {})))
+        bm = BENCHMARKS.get(b)
+        cols += [Column(f"{b}/{m}", bm.task if bm else "other", bm.title if bm else b, m, b, m)
+                 for m in names]
+    rows = measured_rows(results, cols, ci=ci, seed=seed, group="")
+    return Leaderboard(table="metrics", title="All metrics of the measured models", columns=cols,
+                       rows=rows, meta_columns=["Method"], decimals=2)
 
 
 def build_board(table: str | int, results: str | None = None, ci: bool = False,
