@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import require_folder
 from .base import EvalResult, map_videos, pct
 from .functional import jf
 from .vos import (
@@ -97,9 +98,8 @@ def _unsup_video(item: tuple[str, str, str]) -> dict:
     """One sequence from its GT and prediction folders (``unsup_video_stats``)."""
     name, gt_dir, pred_dir = item
     frames = gt_frame_files(name, gt_dir)
-    if not os.path.isdir(pred_dir):
-        raise InputError(f"{pred_dir}: prediction folder of video {name!r} missing")
-    first = read_ids(os.path.join(gt_dir, frames[0]))
+    require_folder(pred_dir, f"prediction folder of video {name!r}")
+    first = read_ids(os.path.join(gt_dir, frames[0]), None, "GT frame")
     shape = first.shape
 
     def read():
@@ -142,8 +142,7 @@ def _refdavis(gt: str, pred: str, workers: int, options: dict) -> EvalResult:
     per_video: dict[str, dict] = {}
     for a in range(N_ANNO_SETS):
         root = Path(pred) / f"anno_{a}"
-        if not root.is_dir():
-            raise InputError(f"{root}: prediction folder of expression set anno_{a} missing")
+        require_folder(root, f"prediction folder of expression set anno_{a}")
         items = [(s, str(ann / s), str(root / s)) for s in seqs]
         results = map_videos(_unsup_video, items, workers, desc=f"refdavis17 anno_{a}")
         pv = {s: r for s, r in zip(seqs, results)}

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import require_folder
 from .base import EvalResult, map_videos, pct
 from .functional import jf
 
@@ -37,7 +38,9 @@ def list_pngs(folder: str | os.PathLike) -> list[str]:
     """Sorted ``*.png`` names in ``folder`` (the official readers glob and sort)."""
     try:
         return sorted(n for n in os.listdir(folder) if n.endswith(".png") and not n.startswith("."))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        from ..io.files import require_folder
+        require_folder(folder)
         raise InputError(f"{folder}: folder not found") from None
 
 
@@ -49,21 +52,17 @@ def gt_frame_files(name: str, gt_dir: str) -> list[str]:
     return frames
 
 
-def read_ids(path: str | os.PathLike) -> np.ndarray:
-    """An HxW id map from a palette/grey PNG; InputError naming the file if unreadable."""
+def read_ids(path: str | os.PathLike, shape: tuple[int, int] | None = None, what: str = "PNG file",
+             ref: str = "GT") -> np.ndarray:
+    """An HxW id map from a palette/grey PNG; InputError naming the file if unreadable, not a
+    regular file, or (checked on its header, before decoding) not of ``shape``."""
     from ..io.png import read_label_png
-    return read_label_png(path)
+    return read_label_png(path, shape=shape, what=what, ref=ref)
 
 
 def read_pred(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
-    """A prediction id map that must exist and match the GT size."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: prediction frame missing")
-    arr = read_ids(path)
-    if arr.shape != shape:
-        raise InputError(f"{path}: size {arr.shape[1]}x{arr.shape[0]} differs from GT "
-                         f"{shape[1]}x{shape[0]}")
-    return arr
+    """A prediction id map that must be a regular file of the GT size."""
+    return read_ids(path, shape, "prediction frame")
 
 
 def read_gt_frames(name: str, gt_dir: str, frames: Iterable[str], shape: tuple[int, int] | None = None
@@ -71,11 +70,9 @@ def read_gt_frames(name: str, gt_dir: str, frames: Iterable[str], shape: tuple[i
     """(frame file, path, ids) of each GT frame; all must have the first one's size (``shape``)."""
     for fr in frames:
         gpath = os.path.join(gt_dir, fr)
-        gt = read_ids(gpath)
+        gt = read_ids(gpath, shape, "GT frame", f"the first GT frame of {name!r}")
         if shape is None:
             shape = gt.shape
-        elif gt.shape != shape:
-            raise InputError(f"{gpath}: size differs from the first GT frame of {name!r}")
         yield fr, gpath, gt
 
 
@@ -127,8 +124,7 @@ def _semi_video(item: tuple[str, str, str]) -> dict:
     if not evaluated:
         raise InputError(f"{gt_dir}: video {name!r} has {len(frames)} GT frame(s); the DAVIS "
                          f"protocol drops the first and last frame and needs at least 3")
-    if not os.path.isdir(pred_dir):
-        raise InputError(f"{pred_dir}: prediction folder of video {name!r} missing")
+    require_folder(pred_dir, f"prediction folder of video {name!r}")
 
     def read():
         for fr, _, gt in read_gt_frames(name, gt_dir, evaluated, shape):
@@ -170,12 +166,9 @@ def _wrap_note(per_video: dict[str, dict]) -> dict:
 
 def read_split(path: str | os.PathLike) -> list[str]:
     """Sequence names, one per line (blank lines skipped)."""
-    try:
-        with open(path) as f:
-            names = [ln.strip() for ln in f]
-    except FileNotFoundError:
-        raise InputError(f"{path}: split file not found") from None
-    return [n for n in names if n]
+    from ..io.files import read_regular
+    text = read_regular(path, "split file").decode("utf-8", "replace")
+    return [n for n in (ln.strip() for ln in text.splitlines()) if n]
 
 
 def davis_sequences(gt: str, options: dict, annotations: str = "Annotations", what: str = "DAVIS"
@@ -294,12 +287,13 @@ def _ytvos_video(item: tuple[str, str, str, dict]) -> dict:
 
 
 def load_json(path: Path):
-    """A json file's content; InputError naming the file if it is missing or not json."""
+    """A json file's content; InputError naming the file if it is missing, not a regular
+    file, or not json."""
+    from ..io.files import read_regular
+    data = read_regular(path, "json file")
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found") from None
-    except ValueError as e:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid JSON ({e})") from None
 
 
