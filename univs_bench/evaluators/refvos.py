@@ -31,6 +31,7 @@ from ..io.files import require_folder
 from .base import EvalResult, map_videos, pct
 from .functional import jf
 from .vos import (
+    check_prediction_videos,
     davis_sequences,
     gt_frame_files,
     object_stats,
@@ -143,6 +144,7 @@ def _refdavis(gt: str, pred: str, workers: int, options: dict) -> EvalResult:
     for a in range(N_ANNO_SETS):
         root = Path(pred) / f"anno_{a}"
         require_folder(root, f"prediction folder of expression set anno_{a}")
+        check_prediction_videos(root, seqs)
         items = [(s, str(ann / s), str(root / s)) for s in seqs]
         results = map_videos(_unsup_video, items, workers, desc=f"refdavis17 anno_{a}")
         pv = {s: r for s, r in zip(seqs, results)}
@@ -214,9 +216,12 @@ def _refytvos(gt: str, pred: str, workers: int) -> EvalResult:
                 exps[str(e)] = int(ex["obj_id"])
             except (KeyError, TypeError, ValueError):
                 raise InputError(f"{meta_path}: expression {e!r} of video {vid!r} has no integer "
-                                 f"obj_id (full GT is needed to score locally)") from None
+                                 f"obj_id: this is the released GT-less refytvos valid split "
+                                 f"(scored by the server only); score locally on a dev split made "
+                                 f"with `univs-bench split refytvos`") from None
         if exps:
             items.append((vid, str(Path(gt) / "Annotations" / vid), str(pred_root / vid), exps))
+    check_prediction_videos(pred_root, [it[0] for it in items])
     results = map_videos(_refytvos_video, items, workers, desc="refytvos")
     per_video = {it[0]: {e: {"J": pct(j), "F": pct(f)} for e, (j, f) in r.items()}
                  for it, r in zip(items, results)}

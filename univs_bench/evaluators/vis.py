@@ -166,6 +166,11 @@ def read_predictions(path: str, videos: dict, cat_ids: list) -> dict:
     doc = _load_json(path)
     if not isinstance(doc, list):
         raise InputError(f"{path}: results must be a json list of predictions")
+    named = {p.get("video_id") for p in doc if isinstance(p, dict) and _is_id(p.get("video_id"))}
+    if named and not any(v in videos for v in named):
+        shown = ", ".join(f"video_id {v!r}" for v in sorted(named, key=str)[:3])
+        raise InputError(f"{path}: none of the {len(named)} videos predicted is in the GT ({shown}"
+                         f"{', ...' if len(named) > 3 else ''}): results of another dataset or split?")
     cats = set(cat_ids)
     out: dict[Any, list] = {}
     rle_counts, rle_sizes, rle_where = [], [], []
@@ -269,6 +274,21 @@ def _score_video(vid_label, n_frames, h, w, gts, dts, ovis):
     return stats, {"n_gt": len(gts), "n_pred": len(dts), "best_iou": best}
 
 
+def _warn_coverage(pred: str, preds: dict, videos: dict) -> None:
+    """One-line warnings for results that score but are probably not what was meant; the
+    number itself follows ytvoseval.py (GT of videos without predictions counts as missed)."""
+    import warnings
+
+    from ..errors import InputWarning
+    if not preds:
+        warnings.warn(f"{pred}: no prediction at all; every GT track counts as missed (AP 0)",
+                      InputWarning, stacklevel=3)
+    elif len(preds) < len(videos) / 2:
+        warnings.warn(f"{pred}: predictions for {len(preds)} of the {len(videos)} GT videos; "
+                      f"the GT of the other {len(videos) - len(preds)} counts as missed",
+                      InputWarning, stacklevel=3)
+
+
 def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1,
                    task: str | None = None, options: dict | None = None) -> EvalResult:
     """Score ``pred`` (results.json or .zip) against the annotation json ``gt``.
@@ -280,7 +300,12 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1,
     ovis = benchmark == "ovis"
     ranges = F.OVIS_RANGES if ovis else F.YTVIS_RANGES
     videos, cat_ids = read_gt(gt, ovis=ovis)
+    if not any(v.gts for v in videos.values()):
+        raise InputError(f"{gt}: no GT annotation of a listed video and category: this is the "
+                         f"released GT-less {benchmark} file (scored by the server only); score "
+                         f"locally on a dev split made with `univs-bench split {benchmark}`")
     preds = read_predictions(pred, videos, cat_ids)
+    _warn_coverage(pred, preds, videos)
     try:
         vid_ids = sorted(videos)  # np.unique(vidIds): ties across videos break in this order
     except TypeError:
@@ -294,6 +319,12 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1,
         for c, s in stats.items():
             per_cat[c].append(s)
         per_video[str(v)] = dict(info, name=videos[v].name) if videos[v].name else info
+    if preds and not any(iou > 0 for info in per_video.values() for iou in info["best_iou"].values()):
+        import warnings
+
+        from ..errors import InputWarning
+        warnings.warn(f"{pred}: no predicted tube overlaps any GT tube of its category in any "
+                      f"video (results of another dataset or split?)", InputWarning, stacklevel=2)
     precision, recall = F.accumulate([per_cat[c] for c in cat_ids], len(ranges))
     summary = F.summarize(precision, recall, ranges)
     return EvalResult(metrics={k: pct(v) for k, v in summary.items()}, per_video=per_video)

@@ -48,8 +48,33 @@ def gt_frame_files(name: str, gt_dir: str) -> list[str]:
     """The GT frames of video ``name``: the sorted PNGs of ``gt_dir``, at least one."""
     frames = list_pngs(gt_dir)
     if not frames:
+        if any(os.path.isdir(os.path.join(gt_dir, n)) for n in os.listdir(gt_dir)):
+            raise InputError(f"{gt_dir}: holds folders, not the PNG frames of a video {name!r} "
+                             f"(is --gt one level too high?)")
         raise InputError(f"{gt_dir}: no GT frames for video {name!r}")
     return frames
+
+
+def check_prediction_videos(pred: str | os.PathLike, videos: list[str]) -> None:
+    """Before scoring a folder of ``<video>/`` predictions: InputError when none of its folders
+    is a GT video (another dataset's or split's predictions); an InputWarning naming the
+    folders that are not GT videos (ignored, as the official readers go by GT video name)."""
+    import warnings
+
+    from ..errors import InputWarning
+    require_folder(pred, "prediction folder")
+    have = sorted(n for n in os.listdir(pred) if not n.startswith(".")
+                  and os.path.isdir(os.path.join(pred, n)))
+    wanted = set(videos)
+    extra = [n for n in have if n not in wanted]
+    if have and len(extra) == len(have):
+        raise InputError(f"{pred}: none of its {len(have)} video folders ({', '.join(have[:3])}"
+                         f"{', ...' if len(have) > 3 else ''}) is a GT video (predictions of "
+                         f"another dataset or split?)")
+    if extra:
+        warnings.warn(f"{pred}: {len(extra)} folder(s) not among the GT videos, ignored: "
+                      f"{', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}",
+                      InputWarning, stacklevel=2)
 
 
 def read_ids(path: str | os.PathLike, shape: tuple[int, int] | None = None, what: str = "PNG file",
@@ -188,6 +213,7 @@ def davis_sequences(gt: str, options: dict, annotations: str = "Annotations", wh
 
 def _davis_items(gt: str, pred: str, options: dict) -> list[tuple[str, str, str]]:
     ann, seqs = davis_sequences(gt, options)
+    check_prediction_videos(pred, seqs)
     return [(s, str(ann / s), str(Path(pred) / s)) for s in seqs]
 
 
@@ -198,6 +224,17 @@ def _mose_items(gt: str, pred: str) -> list[tuple[str, str, str]]:
     vids = sorted(p.name for p in ann.iterdir() if p.is_dir())
     if not vids:
         raise InputError(f"{ann}: no videos")
+    counts = {v: len(list_pngs(ann / v)) for v in vids}
+    nested = [v for v, n in counts.items() if n == 0 and any(p.is_dir() for p in (ann / v).iterdir())]
+    if nested:
+        raise InputError(f"{ann / nested[0]}: holds folders, not frames: MOSE --gt is the folder "
+                         f"holding Annotations/<video>/<frame>.png (a DAVIS root holds "
+                         f"Annotations/480p/<seq>/: score it with `evaluate davis17`)")
+    if all(n <= 1 for n in counts.values()):
+        raise InputError(f"{ann}: every video has only its first-frame mask: this is the released "
+                         f"GT-less MOSE valid split (scored by the server only); score locally on "
+                         f"a dev split made with `univs-bench split mose`")
+    check_prediction_videos(pred, vids)
     return [(v, str(ann / v), str(Path(pred) / v)) for v in vids]
 
 
@@ -322,6 +359,25 @@ def _ytvos_items(gt: str, pred: str) -> list[tuple[str, str, str, dict]]:
     return items
 
 
+def _refuse_first_masks_only(gt: str, items: list) -> None:
+    """InputError for the released valid split, whose Annotations/ hold each object's first mask
+    only: every video has fewer annotated frames than meta.json lists for its objects (or than
+    its JPEGImages/ frames), so a score would be of first masks (a table of dashes)."""
+    meta = load_json(Path(gt) / "meta.json").get("videos") or {}
+    for vid, gdir, _, _ in items:
+        objs = (meta.get(vid) or {}).get("objects") or {}
+        listed = {f for o in objs.values() if isinstance(o, dict) for f in (o.get("frames") or [])}
+        jpg = Path(gt) / "JPEGImages" / vid
+        n_jpg = len([n for n in os.listdir(jpg) if not n.startswith(".")]) if jpg.is_dir() else 0
+        expected = max(len(listed), n_jpg)
+        if not expected or len(list_pngs(gdir)) >= expected:
+            return
+    raise InputError(f"{gt}: every video has fewer annotated frames than its objects appear in: "
+                     f"this is the released GT-less ytvos18 valid split (first masks only, scored "
+                     f"by the server); score locally on a dev split made with `univs-bench split "
+                     f"ytvos18`")
+
+
 def aggregate_ytvos(per_video: dict[str, dict], seen: frozenset[str]) -> dict[str, float | None]:
     """G and J/F over seen and unseen objects (means over objects; empty subset -> None)."""
     vals = {"seen": ([], []), "unseen": ([], [])}
@@ -355,6 +411,8 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1, task
     if benchmark == "ytvos18":
         seen = read_seen(options.get("seen"))
         items = _ytvos_items(gt, pred)
+        _refuse_first_masks_only(gt, items)
+        check_prediction_videos(pred, [it[0] for it in items])
         for vid, gdir, _pdir, _ in items:
             if not os.path.isdir(gdir):
                 raise InputError(f"{gdir}: GT folder of video {vid!r} missing")

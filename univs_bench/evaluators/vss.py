@@ -74,6 +74,8 @@ def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int
     options = options or {}
     split = options.get("split") or os.path.join(gt_path, "val.txt")
     videos = read_split(split)
+    from .vos import check_prediction_videos
+    check_prediction_videos(pred_path, videos)
     items = [(v, os.path.join(gt_path, "data", v, "mask"), os.path.join(pred_path, v)) for v in videos]
     stats = map_videos(_vspw_video, items, workers=workers, desc="vspw")
     conf = np.sum([s.confusion for s in stats], axis=0)
