@@ -31,9 +31,13 @@ def evaluate(benchmark: str, gt: str, pred: str, *, workers: int = 1, task: str 
                              f"{', '.join(bench.task_metrics)}")
     elif task:
         raise InputError(f"{benchmark} has no sub-tasks; drop --task {task!r}")
+    from ..io.files import file_kind
     for label, path in (("--gt", gt), ("--pred", pred)):
-        if not os.path.exists(path):
+        kind = file_kind(path)
+        if kind == "missing":
             raise InputError(f"{label} {path}: no such file or folder")
+        if kind == "a dangling symbolic link":
+            raise InputError(f"{label} {path}: is a dangling symbolic link (to {os.readlink(path)!r})")
     module_name, fn_name = bench.evaluator.split(":")
     fn = getattr(importlib.import_module(module_name), fn_name)
     from ..io.submission import prediction_folder

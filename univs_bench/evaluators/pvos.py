@@ -168,6 +168,11 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1, task
     # it is); among the others only folders are extra videos
     entries = {p.name: p for p in pred_root.iterdir() if not p.name.startswith(".")}
     pred_videos = {n for n, p in entries.items() if n in set(videos) or p.is_dir()}
+    if pred_videos and not pred_videos & set(videos):
+        shown = sorted(pred_videos)
+        raise InputError(f"{pred_root}: none of its {len(shown)} video folders ({', '.join(shown[:3])}"
+                         f"{', ...' if len(shown) > 3 else ''}) is a GT video (predictions of another "
+                         f"dataset or split?)")
     missing = [v for v in videos if v not in pred_videos]
     if missing:
         raise InputError(f"{pred_root / missing[0]}: prediction folder of video {missing[0]!r} "
