@@ -603,6 +603,17 @@ def test_vis_results_of_another_dataset_warn(suite, tmp_path, capsys):
     assert_scored(rc, err, tmp_path / "o.json", warning="another dataset")
 
 
+def test_burst_empty_predictions_score_zero_with_a_warning(suite, tmp_path, capsys):
+    pred = _pred_copy(suite, "burst", tmp_path)
+    doc = _load(pred)
+    for s in doc["sequences"]:
+        s["segmentations"] = [{} for _ in s["segmentations"]]
+    _dump(pred, doc)
+    rc, err = evaluate("burst", gt_path(suite / "s", "burst"), pred / "results.json", tmp_path / "o.json", capsys)
+    m = assert_scored(rc, err, tmp_path / "o.json", warning="no detection")
+    assert m["HOTA_all"] == 0.0 and m["AP_all"] == 0.0
+
+
 def test_burst_coverage_is_strict(suite, tmp_path, capsys):
     """BURST keeps its documented stricter rule (PROTOCOLS.md / evaluators/burst.py): a GT
     sequence without prediction is an error naming it."""

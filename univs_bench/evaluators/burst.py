@@ -610,6 +610,12 @@ def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int
     all_file = (os.path.join(gt_path, SPLIT_FILES["all"]) if os.path.isdir(gt_path) else gt_path)
     gt = read_gt(all_file)
     preds = read_predictions(pred_path, gt, task)
+    if not any(fr for s in preds.values() for fr in s["segmentations"]):
+        import warnings
+
+        from ..errors import InputWarning
+        warnings.warn(f"{pred_path}: no detection in any sequence; every GT track counts as "
+                      f"missed", InputWarning, stacklevel=2)
 
     if task == "open_world":
         _multi_video_ids(preds, gt, pred_path)
