@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from univs_bench.errors import InputError
+from univs_bench.errors import InputError, InputWarning
 from univs_bench.evaluators.functional import vis as F
 from univs_bench.evaluators.vis import evaluate_files
 from univs_bench.io.rle import encode
@@ -115,7 +115,8 @@ def test_one_gt_one_det_known_iou(tmp_path):
 
 def test_empty_prediction_list_scores_zero(tmp_path):
     g, p = write_case(tmp_path, [gt_ann(1, rles(SQ, SQ))], [])
-    m = evaluate_files("ytvis21", g, p).metrics
+    with pytest.warns(InputWarning, match="no prediction at all"):
+        m = evaluate_files("ytvis21", g, p).metrics
     assert m["AP"] == 0.0 and m["AR100"] == 0.0 and m["AP_m"] is None
 
 

@@ -2,7 +2,10 @@
 
 Every subcommand imports what it needs inside its handler, so `univs-bench --help` and
 `univs-bench evaluate` start without torch or mmengine models. Errors that name bad input
-(:class:`univs_bench.errors.InputError`) become one line on stderr and exit status 2.
+(:class:`univs_bench.errors.InputError`, a missing or unreadable file) become one line on
+stderr and exit status 2; :class:`univs_bench.errors.InputWarning` one line too. Any other
+exception prints one line and "(run with --debug for the traceback)", exit status 1;
+`--debug` lets it propagate with its traceback.
 """
 from __future__ import annotations
 
@@ -104,8 +107,9 @@ def _configure_evaluate(p):
     p.add_argument("benchmark")
     p.add_argument("--gt", required=True, help="ground truth (file or folder, see CONTRACT.md)")
     p.add_argument("--pred", required=True, help="predictions in the official format")
-    p.add_argument("--out", default=None, help="write metrics, per-video numbers and provenance")
-    p.add_argument("--workers", type=int, default=1, help="processes over videos")
+    p.add_argument("--out", default=None, help="write metrics, per-video numbers and provenance "
+                                               "(a regular file path; never a folder, link or device)")
+    p.add_argument("--workers", type=int, default=1, help="processes over videos (default 1)")
     p.add_argument("--task", default=None, help="sub-task (BURST: class_guided, exemplar_guided, open_world)")
     p.add_argument("--split", default=None, help="split file overriding the default (DAVIS, VSPW, VIPSeg)")
     p.add_argument("--resolution", default=None, help="DAVIS Annotations sub-folder (default 480p)")
@@ -117,6 +121,11 @@ def _configure_evaluate(p):
 @command("evaluate", "score official-format predictions against GT")
 def cmd_evaluate(args):
     from .evaluators.api import evaluate, format_table, write_result_json
+    if args.workers < 1:
+        raise InputError(f"--workers {args.workers}: must be at least 1")
+    if args.out:  # refuse a folder, link or device before spending the time to score
+        from .io.atomic import check_replaceable
+        check_replaceable(args.out)
     options = {k: getattr(args, k) for k in ("split", "resolution", "seen") if getattr(args, k)}
     t0 = time.perf_counter()
     result = evaluate(args.benchmark, args.gt, args.pred, workers=args.workers,
@@ -426,9 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="univs-bench",
         description="Benchmark and evaluation suite for unified video segmentation.")
     p.add_argument("--version", action="version", version=f"univs-bench {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (fn, help_) in _COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an unexpected error")
         conf = getattr(fn, "configure", None)
         if conf is not None:
             conf(sp)
@@ -443,18 +455,75 @@ def main(argv=None) -> int:
         parser.print_help()
         return 1
     t0 = time.time()
-    try:
-        rc = args._handler(args)
-    except InputError as e:
-        print(f"univs-bench {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as e:
-        print(f"univs-bench {args.command}: error: file not found: {e.filename or e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"univs-bench {args.command}: interrupted after {time.time() - t0:.1f}s", file=sys.stderr)
-        return 130
+    prog = f"univs-bench {args.command}"
+    with _one_line_warnings(prog):
+        try:
+            rc = args._handler(args)
+        except InputError as e:
+            _error(prog, str(e))
+            return 2
+        except FileNotFoundError as e:
+            _error(prog, f"file not found: {e.filename or e}")
+            return 2
+        except OSError as e:
+            if e.filename is None or args.debug:
+                if args.debug:
+                    raise
+                _unexpected(prog, e)
+                return 1
+            _error(prog, f"{e.filename}: {e.strerror or e}")
+            return 2
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted after {time.time() - t0:.1f}s", file=sys.stderr)
+            return 130
+        except Exception as e:  # noqa: BLE001 (the last resort: one line, not a traceback)
+            if args.debug:
+                raise
+            _unexpected(prog, e)
+            return 1
     return int(rc or 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _error(prog: str, msg: str) -> None:
+    print(f"{prog}: error: {_one_line(msg)}", file=sys.stderr)
+
+
+def _unexpected(prog: str, e: BaseException) -> None:
+    print(f"{prog}: error: unexpected {type(e).__name__}: {_one_line(e)} "
+          f"(run with --debug for the traceback)", file=sys.stderr)
+
+
+class _one_line_warnings:
+    """Show :class:`InputWarning` as one ``PROG: warning: ...`` line while a command runs."""
+
+    def __init__(self, prog: str):
+        self.prog = prog
+
+    def __enter__(self):
+        import warnings
+
+        from .errors import InputWarning
+        self._saved = warnings.showwarning
+        self._filters = warnings.filters[:]
+        warnings.simplefilter("always", InputWarning)
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, InputWarning):
+                print(f"{self.prog}: warning: {_one_line(message)}", file=sys.stderr)
+            else:
+                self._saved(message, category, filename, lineno, file, line)
+        warnings.showwarning = show
+        return self
+
+    def __exit__(self, *exc):
+        import warnings
+        warnings.showwarning = self._saved
+        warnings.filters[:] = self._filters
+        return False
 
 
 if __name__ == "__main__":

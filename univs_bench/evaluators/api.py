@@ -19,6 +19,9 @@ def evaluate(benchmark: str, gt: str, pred: str, *, workers: int = 1, task: str 
     """Score ``pred`` against ``gt`` for ``benchmark`` (layouts in CONTRACT.md).
 
     Raises InputError naming the file or video when the input is malformed or incomplete.
+    ``pred`` may also be the server upload zip, or an unzipped upload whose root is
+    ``Annotations/`` (``io.submission``); for the json benchmarks, a zip or a folder holding
+    ``results.json`` / ``pred.json``.
     """
     bench = get_benchmark(benchmark)
     if bench.task_metrics:
@@ -28,12 +31,18 @@ def evaluate(benchmark: str, gt: str, pred: str, *, workers: int = 1, task: str 
                              f"{', '.join(bench.task_metrics)}")
     elif task:
         raise InputError(f"{benchmark} has no sub-tasks; drop --task {task!r}")
+    from ..io.files import file_kind
     for label, path in (("--gt", gt), ("--pred", pred)):
-        if not os.path.exists(path):
+        kind = file_kind(path)
+        if kind == "missing":
             raise InputError(f"{label} {path}: no such file or folder")
+        if kind == "a dangling symbolic link":
+            raise InputError(f"{label} {path}: is a dangling symbolic link (to {os.readlink(path)!r})")
     module_name, fn_name = bench.evaluator.split(":")
     fn = getattr(importlib.import_module(module_name), fn_name)
-    result = fn(benchmark, gt, pred, workers=workers, task=task, options=dict(options or {}))
+    from ..io.submission import prediction_folder
+    with prediction_folder(benchmark, pred) as folder:
+        result = fn(benchmark, gt, folder, workers=workers, task=task, options=dict(options or {}))
     wanted = bench.metrics_for(task)
     missing = [m for m in wanted if m not in result.metrics]
     if missing:  # a programming error, not an input error: never silently drop a metric

@@ -51,7 +51,6 @@ ZeroDivisionError), as does an open-world GT file without any GT mask (official:
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any
@@ -59,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..io.rle import check_rle_counts, rle_totals  # noqa: F401 (rle_totals: public here before)
 from ..metainfo.burst import (
     BURST_COMMON_IDS,
     BURST_DISTRACTOR_IDS,
@@ -82,11 +82,8 @@ _SEQ_KEYS = ("id", "dataset", "seq_name", "width", "height", "annotated_image_pa
 # ----------------------------------------------------------------------------- reading
 
 def _load_json(path: str) -> Any:
-    try:
-        with open(path, "rb") as fh:
-            return json.load(fh)
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read json ({e})") from None
+    from ..io.files import read_json_source
+    return read_json_source(path)
 
 
 def _is_int(x: Any) -> bool:
@@ -213,70 +210,8 @@ def read_predictions(path: str, gt: dict, task: str) -> dict:
     return out
 
 
-def rle_totals(counts: list[str]) -> np.ndarray:
-    """Sum of the runs of each compressed COCO RLE string, -1 for a malformed one.
-
-    Decodes pycocotools' ``rleFrString`` format (6-bit chars from '0', 5 data bits, a
-    continuation bit, sign extension, runs after the third stored as deltas to the run two
-    before) for all strings at once; a run that decodes negative makes the string malformed.
-    """
-    n = len(counts)
-    totals = np.full(n, -1, dtype=np.int64)
-    ok = np.array([isinstance(s, str) and s.isascii() for s in counts], dtype=bool)
-    strs = [s if good else "" for s, good in zip(counts, ok)]
-    lens = np.fromiter((len(s) for s in strs), dtype=np.int64, count=n)
-    totals[ok & (lens == 0)] = 0
-    full = np.flatnonzero(lens > 0)
-    if len(full) == 0:
-        return totals
-    c = np.frombuffer("".join(strs).encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
-    str_start = (np.cumsum(lens) - lens)[full]
-    last = str_start + lens[full] - 1
-    bad = np.maximum.reduceat(((c < 0) | (c > 63)).view(np.int8), str_start) > 0
-    c = np.clip(c, 0, 63)
-    more = (c & 0x20) != 0
-    bad |= more[last]
-    tok_end = ~more
-    tok_end[last] = True  # a string never continues into the next one
-    ends = np.flatnonzero(tok_end)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    tok_len = ends - starts + 1
-    k = np.arange(len(c)) - np.repeat(starts, tok_len)
-    x = np.add.reduceat((c & 0x1F) << (5 * np.minimum(k, 11)), starts)
-    neg = (c[ends] & 0x10) != 0
-    x[neg] -= np.left_shift(1, 5 * np.minimum(tok_len[neg], 12))
-    # tokens of each (non-empty) string: a contiguous range starting at first_tok
-    first_tok = np.searchsorted(starts, str_start)
-    n_tok = np.diff(np.concatenate((first_tok, [len(x)])))
-    bad |= np.maximum.reduceat(tok_len, first_tok) > 12
-    m = np.arange(len(x)) - np.repeat(first_tok, n_tok)
-    # runs: cnts[0] = x0 and, for m >= 1, the sum of x[j] over 1 <= j <= m with j = m (mod 2)
-    cnts = x.copy()
-    for parity in (0, 1):
-        sel = (m >= 1) & ((m & 1) == parity)
-        cs = np.cumsum(np.where(sel, x, 0))
-        before = np.where(first_tok > 0, cs[first_tok - 1], 0)
-        run = cs - np.repeat(before, n_tok)
-        cnts[sel] = run[sel]
-    bad |= np.minimum.reduceat(cnts, first_tok) < 0
-    sums = np.add.reduceat(cnts, first_tok)
-    good = ok[full] & ~bad
-    totals[full[good]] = sums[good]
-    totals[full[~good]] = -1
-    return totals
-
-
 def _check_rles(rles: list[str], h: int, w: int, where: str, labels: list[tuple]) -> None:
-    if not rles:
-        return
-    totals = rle_totals(rles)
-    bad = np.flatnonzero(totals != h * w)
-    if len(bad):
-        i = int(bad[0])
-        got = ("malformed" if totals[i] < 0 else f"covers {int(totals[i])} pixels")
-        path, key = labels[i]
-        raise InputError(f"{where}, frame {path}, track {key}: RLE {got}, the sequence is "
-                         f"{h}x{w} ({h * w} pixels)")
+    check_rle_counts(rles, (h, w), lambda i: f"{where}, frame {labels[i][0]}, track {labels[i][1]}")
 
 
 # ------------------------------------------------------------------- one sequence
@@ -688,6 +623,12 @@ def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int
     all_file = (os.path.join(gt_path, SPLIT_FILES["all"]) if os.path.isdir(gt_path) else gt_path)
     gt = read_gt(all_file)
     preds = read_predictions(pred_path, gt, task)
+    if not any(fr for s in preds.values() for fr in s["segmentations"]):
+        import warnings
+
+        from ..errors import InputWarning
+        warnings.warn(f"{pred_path}: no detection in any sequence; every GT track counts as "
+                      f"missed", InputWarning, stacklevel=2)
 
     if task == "open_world":
         _multi_video_ids(preds, gt, pred_path)

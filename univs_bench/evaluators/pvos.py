@@ -26,19 +26,23 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import require_folder
 from ..metainfo.viposeg import SUBSETS, viposeg_subset
 from .base import EvalResult, map_videos, pct
 from .functional.boundary_iou import erosion_iterations, frame_iou_biou
 from .vos import load_json, read_ids
 
 
-def _files(folder: Path) -> list[str]:
-    """Sorted non-hidden file names (the official ``sorted(glob(folder + '/*'))``)."""
+def _files(folder: Path, what: str) -> list[str]:
+    """Sorted non-hidden names (the official ``sorted(glob(folder + '/*'))``); each is read
+    later as a regular file, so a FIFO or folder among them is named, not opened."""
+    require_folder(folder, what)
     return sorted(n for n in os.listdir(folder) if not n.startswith("."))
 
 
-def _read_u8(path: Path) -> np.ndarray:
-    arr = read_ids(path)
+def _read_u8(path: Path, shape: tuple[int, int] | None = None, what: str = "PNG file",
+             ref: str = "GT") -> np.ndarray:
+    arr = read_ids(path, shape, what, ref)
     if arr.dtype != np.uint8:
         raise InputError(f"{path}: 8-bit palette/grey PNG expected (got {arr.dtype})")
     return arr
@@ -87,12 +91,12 @@ def viposeg_video_stats(video: str,
 def _viposeg_video(item: tuple[str, str, str, str, dict]) -> dict:
     """One video from its GT, reference and prediction folders (``viposeg_video_stats``)."""
     vid, gt_dir, ref_dir, pred_dir, classes = item
-    gt_files = _files(Path(gt_dir))
-    pred_files = _files(Path(pred_dir))
+    gt_files = _files(Path(gt_dir), f"GT folder of video {vid!r}")
+    pred_files = _files(Path(pred_dir), f"prediction folder of video {vid!r}")
     if len(gt_files) != len(pred_files):
         raise InputError(f"{pred_dir}: {len(pred_files)} prediction files for {len(gt_files)} GT "
                          f"frames of video {vid!r} (frames are paired by sorted position)")
-    ref_files = set(_files(Path(ref_dir)))
+    ref_files = set(_files(Path(ref_dir), f"reference folder of video {vid!r}"))
 
     def refs(gname: str) -> list[tuple[int, int]]:
         if gname not in ref_files:
@@ -115,11 +119,8 @@ def _viposeg_video(item: tuple[str, str, str, str, dict]) -> dict:
     def read():
         for gname, pname in zip(gt_files, pred_files):
             gpath, ppath = Path(gt_dir) / gname, Path(pred_dir) / pname
-            label = _read_u8(gpath)
-            pred = _read_u8(ppath)
-            if pred.shape != label.shape:
-                raise InputError(f"{ppath}: size {pred.shape[1]}x{pred.shape[0]} differs from GT "
-                                 f"{gpath} ({label.shape[1]}x{label.shape[0]})")
+            label = _read_u8(gpath, None, "GT frame")
+            pred = _read_u8(ppath, label.shape, "prediction frame", f"GT {gpath}")
             yield label, pred, refs(gname)
 
     return viposeg_video_stats(vid, read())
@@ -162,7 +163,16 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1, task
     if not videos:
         raise InputError(f"{gt_root}: no videos")
     pred_root = Path(pred)
-    pred_videos = {p.name for p in pred_root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    require_folder(pred_root, "VIPOSeg prediction folder (<video>/<frame>.png)")
+    # every entry named as a GT video counts (one that is not a folder is named later as what
+    # it is); among the others only folders are extra videos
+    entries = {p.name: p for p in pred_root.iterdir() if not p.name.startswith(".")}
+    pred_videos = {n for n, p in entries.items() if n in set(videos) or p.is_dir()}
+    if pred_videos and not pred_videos & set(videos):
+        shown = sorted(pred_videos)
+        raise InputError(f"{pred_root}: none of its {len(shown)} video folders ({', '.join(shown[:3])}"
+                         f"{', ...' if len(shown) > 3 else ''}) is a GT video (predictions of another "
+                         f"dataset or split?)")
     missing = [v for v in videos if v not in pred_videos]
     if missing:
         raise InputError(f"{pred_root / missing[0]}: prediction folder of video {missing[0]!r} "

@@ -27,9 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import require_folder
 from .base import EvalResult, map_videos, pct
 from .functional import jf
 from .vos import (
+    check_prediction_videos,
     davis_sequences,
     gt_frame_files,
     object_stats,
@@ -97,9 +99,8 @@ def _unsup_video(item: tuple[str, str, str]) -> dict:
     """One sequence from its GT and prediction folders (``unsup_video_stats``)."""
     name, gt_dir, pred_dir = item
     frames = gt_frame_files(name, gt_dir)
-    if not os.path.isdir(pred_dir):
-        raise InputError(f"{pred_dir}: prediction folder of video {name!r} missing")
-    first = read_ids(os.path.join(gt_dir, frames[0]))
+    require_folder(pred_dir, f"prediction folder of video {name!r}")
+    first = read_ids(os.path.join(gt_dir, frames[0]), None, "GT frame")
     shape = first.shape
 
     def read():
@@ -142,8 +143,8 @@ def _refdavis(gt: str, pred: str, workers: int, options: dict) -> EvalResult:
     per_video: dict[str, dict] = {}
     for a in range(N_ANNO_SETS):
         root = Path(pred) / f"anno_{a}"
-        if not root.is_dir():
-            raise InputError(f"{root}: prediction folder of expression set anno_{a} missing")
+        require_folder(root, f"prediction folder of expression set anno_{a}")
+        check_prediction_videos(root, seqs)
         items = [(s, str(ann / s), str(root / s)) for s in seqs]
         results = map_videos(_unsup_video, items, workers, desc=f"refdavis17 anno_{a}")
         pv = {s: r for s, r in zip(seqs, results)}
@@ -215,9 +216,12 @@ def _refytvos(gt: str, pred: str, workers: int) -> EvalResult:
                 exps[str(e)] = int(ex["obj_id"])
             except (KeyError, TypeError, ValueError):
                 raise InputError(f"{meta_path}: expression {e!r} of video {vid!r} has no integer "
-                                 f"obj_id (full GT is needed to score locally)") from None
+                                 f"obj_id: this is the released GT-less refytvos valid split "
+                                 f"(scored by the server only); score locally on a dev split made "
+                                 f"with `univs-bench split refytvos`") from None
         if exps:
             items.append((vid, str(Path(gt) / "Annotations" / vid), str(pred_root / vid), exps))
+    check_prediction_videos(pred_root, [it[0] for it in items])
     results = map_videos(_refytvos_video, items, workers, desc="refytvos")
     per_video = {it[0]: {e: {"J": pct(j), "F": pct(f)} for e, (j, f) in r.items()}
                  for it, r in zip(items, results)}

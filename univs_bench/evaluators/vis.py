@@ -19,16 +19,14 @@ frame. An empty results list scores 0 (``loadRes`` crashes on ``anns[0]``); a GT
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..io.rle import check_rle_counts
 from .base import EvalResult, map_videos, pct
 from .functional import vis as F
 
@@ -51,24 +49,10 @@ class VideoInfo:
 
 
 def _load_json(path: str) -> Any:
-    """Parse a json file, or the results json inside a .zip; InputError naming the file."""
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist() if n.endswith(".json")
-                         and not os.path.basename(n).startswith(".") and "__MACOSX" not in n]
-                pick = [n for n in names if os.path.basename(n) == "results.json"] or names
-                if len(pick) != 1:
-                    raise InputError(f"{path}: expected one results.json in the zip, found "
-                                     f"{len(pick)} json members")
-                with zf.open(pick[0]) as fh:
-                    return json.load(fh)
-        with open(path, "rb") as fh:
-            return json.load(fh)
-    except InputError:
-        raise
-    except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile) as e:
-        raise InputError(f"{path}: cannot read json ({e})") from None
+    """Parse a json file, or the results json inside a .zip or a folder; InputError naming
+    the file."""
+    from ..io.files import read_json_source
+    return read_json_source(path)
 
 
 def _is_number(x: Any) -> bool:
@@ -114,6 +98,7 @@ def read_gt(path: str, ovis: bool = False) -> tuple[dict, list]:
         raise InputError(f"{path}: 'categories' must be a list of objects with an 'id'")
     cat_ids = {c["id"] for c in cats}
     seen: set = set()
+    rle_counts, rle_sizes, rle_where = [], [], []
     for ann in doc.get("annotations") or []:  # OVIS test json has annotations: null
         if not isinstance(ann, dict) or not all(_is_id(ann.get(k)) for k in ("id", "video_id")):
             raise InputError(f"{path}: an annotation has no usable 'id' or 'video_id' "
@@ -145,6 +130,9 @@ def read_gt(path: str, ovis: bool = False) -> tuple[dict, list]:
                 if size != [vid.height, vid.width]:
                     raise InputError(f"{where}, frame {t}: RLE size {size} differs from the "
                                      f"video's {[vid.height, vid.width]}")
+                rle_counts.append(s["counts"])
+                rle_sizes.append(size)
+                rle_where.append((where, t))
             elif isinstance(s, list):
                 if vid.height is None:
                     raise InputError(f"{where}: polygons need the video's height and width")
@@ -165,6 +153,7 @@ def read_gt(path: str, ovis: bool = False) -> tuple[dict, list]:
         vid.gts.append({"id": aid, "category_id": ann["category_id"],
                         "iscrowd": bool(ann.get("iscrowd", 0)), "area": area, "occ": occ,
                         "segmentations": segs})
+    check_rle_counts(rle_counts, rle_sizes, lambda i: "{}, frame {}".format(*rle_where[i]))
     return videos, sorted(cat_ids)
 
 
@@ -177,8 +166,14 @@ def read_predictions(path: str, videos: dict, cat_ids: list) -> dict:
     doc = _load_json(path)
     if not isinstance(doc, list):
         raise InputError(f"{path}: results must be a json list of predictions")
+    named = {p.get("video_id") for p in doc if isinstance(p, dict) and _is_id(p.get("video_id"))}
+    if named and not any(v in videos for v in named):
+        shown = ", ".join(f"video_id {v!r}" for v in sorted(named, key=str)[:3])
+        raise InputError(f"{path}: none of the {len(named)} videos predicted is in the GT ({shown}"
+                         f"{', ...' if len(named) > 3 else ''}): results of another dataset or split?")
     cats = set(cat_ids)
     out: dict[Any, list] = {}
+    rle_counts, rle_sizes, rle_where = [], [], []
     for i, p in enumerate(doc):
         if not isinstance(p, dict):
             raise InputError(f"{path}: prediction #{i} is not an object")
@@ -190,8 +185,8 @@ def read_predictions(path: str, videos: dict, cat_ids: list) -> dict:
         if not _is_id(p.get("category_id")) or p["category_id"] not in cats:
             raise InputError(f"{where}: category_id {p.get('category_id')!r} is not in the GT")
         score = p.get("score")
-        if not _is_number(score) or math.isnan(score):
-            raise InputError(f"{where}: score {score!r} is not a number")
+        if not _is_number(score) or not math.isfinite(score):
+            raise InputError(f"{where}: score {score!r} is not a finite number")
         segs = p.get("segmentations")
         if not isinstance(segs, list):
             raise InputError(f"{where}: 'segmentations' must be a list")
@@ -212,7 +207,11 @@ def read_predictions(path: str, videos: dict, cat_ids: list) -> dict:
             if size != [vid.height, vid.width]:
                 raise InputError(f"{where}, frame {t}: RLE size {size} differs from the video's "
                                  f"{[vid.height, vid.width]}")
+            rle_counts.append(s["counts"])
+            rle_sizes.append(size)
+            rle_where.append((where, t))
         out.setdefault(p["video_id"], []).append((p["category_id"], score, segs))
+    check_rle_counts(rle_counts, rle_sizes, lambda i: "{}, frame {}".format(*rle_where[i]))
     return out
 
 
@@ -291,6 +290,21 @@ def ap_sufficient(stats: dict) -> dict:
     return out
 
 
+def _warn_coverage(pred: str, preds: dict, videos: dict) -> None:
+    """One-line warnings for results that score but are probably not what was meant; the
+    number itself follows ytvoseval.py (GT of videos without predictions counts as missed)."""
+    import warnings
+
+    from ..errors import InputWarning
+    if not preds:
+        warnings.warn(f"{pred}: no prediction at all; every GT track counts as missed (AP 0)",
+                      InputWarning, stacklevel=3)
+    elif len(preds) < len(videos) / 2:
+        warnings.warn(f"{pred}: predictions for {len(preds)} of the {len(videos)} GT videos; "
+                      f"the GT of the other {len(videos) - len(preds)} counts as missed",
+                      InputWarning, stacklevel=3)
+
+
 def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1,
                    task: str | None = None, options: dict | None = None) -> EvalResult:
     """Score ``pred`` (results.json or .zip) against the annotation json ``gt``.
@@ -302,7 +316,12 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1,
     ovis = benchmark == "ovis"
     ranges = F.OVIS_RANGES if ovis else F.YTVIS_RANGES
     videos, cat_ids = read_gt(gt, ovis=ovis)
+    if not any(v.gts for v in videos.values()):
+        raise InputError(f"{gt}: no GT annotation of a listed video and category: this is the "
+                         f"released GT-less {benchmark} file (scored by the server only); score "
+                         f"locally on a dev split made with `univs-bench split {benchmark}`")
     preds = read_predictions(pred, videos, cat_ids)
+    _warn_coverage(pred, preds, videos)
     try:
         vid_ids = sorted(videos)  # np.unique(vidIds): ties across videos break in this order
     except TypeError:
@@ -316,6 +335,12 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1,
         for c, s in stats.items():
             per_cat[c].append(s)
         per_video[str(v)] = dict(info, name=videos[v].name) if videos[v].name else info
+    if preds and not any(iou > 0 for info in per_video.values() for iou in info["best_iou"].values()):
+        import warnings
+
+        from ..errors import InputWarning
+        warnings.warn(f"{pred}: no predicted tube overlaps any GT tube of its category in any "
+                      f"video (results of another dataset or split?)", InputWarning, stacklevel=2)
     precision, recall = F.accumulate([per_cat[c] for c in cat_ids], len(ranges))
     summary = F.summarize(precision, recall, ranges)
     return EvalResult(metrics={k: pct(v) for k, v in summary.items()}, per_video=per_video)

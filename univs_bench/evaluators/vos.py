@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import require_folder
 from .base import EvalResult, map_videos, pct
 from .functional import jf
 
@@ -37,7 +38,9 @@ def list_pngs(folder: str | os.PathLike) -> list[str]:
     """Sorted ``*.png`` names in ``folder`` (the official readers glob and sort)."""
     try:
         return sorted(n for n in os.listdir(folder) if n.endswith(".png") and not n.startswith("."))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        from ..io.files import require_folder
+        require_folder(folder)
         raise InputError(f"{folder}: folder not found") from None
 
 
@@ -45,25 +48,46 @@ def gt_frame_files(name: str, gt_dir: str) -> list[str]:
     """The GT frames of video ``name``: the sorted PNGs of ``gt_dir``, at least one."""
     frames = list_pngs(gt_dir)
     if not frames:
+        if any(os.path.isdir(os.path.join(gt_dir, n)) for n in os.listdir(gt_dir)):
+            raise InputError(f"{gt_dir}: holds folders, not the PNG frames of a video {name!r} "
+                             f"(is --gt one level too high?)")
         raise InputError(f"{gt_dir}: no GT frames for video {name!r}")
     return frames
 
 
-def read_ids(path: str | os.PathLike) -> np.ndarray:
-    """An HxW id map from a palette/grey PNG; InputError naming the file if unreadable."""
+def check_prediction_videos(pred: str | os.PathLike, videos: list[str]) -> None:
+    """Before scoring a folder of ``<video>/`` predictions: InputError when none of its folders
+    is a GT video (another dataset's or split's predictions); an InputWarning naming the
+    folders that are not GT videos (ignored, as the official readers go by GT video name)."""
+    import warnings
+
+    from ..errors import InputWarning
+    require_folder(pred, "prediction folder")
+    have = sorted(n for n in os.listdir(pred) if not n.startswith(".")
+                  and os.path.isdir(os.path.join(pred, n)))
+    wanted = set(videos)
+    extra = [n for n in have if n not in wanted]
+    if have and len(extra) == len(have):
+        raise InputError(f"{pred}: none of its {len(have)} video folders ({', '.join(have[:3])}"
+                         f"{', ...' if len(have) > 3 else ''}) is a GT video (predictions of "
+                         f"another dataset or split?)")
+    if extra:
+        warnings.warn(f"{pred}: {len(extra)} folder(s) not among the GT videos, ignored: "
+                      f"{', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}",
+                      InputWarning, stacklevel=2)
+
+
+def read_ids(path: str | os.PathLike, shape: tuple[int, int] | None = None, what: str = "PNG file",
+             ref: str = "GT") -> np.ndarray:
+    """An HxW id map from a palette/grey PNG; InputError naming the file if unreadable, not a
+    regular file, or (checked on its header, before decoding) not of ``shape``."""
     from ..io.png import read_label_png
-    return read_label_png(path)
+    return read_label_png(path, shape=shape, what=what, ref=ref)
 
 
 def read_pred(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
-    """A prediction id map that must exist and match the GT size."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: prediction frame missing")
-    arr = read_ids(path)
-    if arr.shape != shape:
-        raise InputError(f"{path}: size {arr.shape[1]}x{arr.shape[0]} differs from GT "
-                         f"{shape[1]}x{shape[0]}")
-    return arr
+    """A prediction id map that must be a regular file of the GT size."""
+    return read_ids(path, shape, "prediction frame")
 
 
 def read_gt_frames(name: str, gt_dir: str, frames: Iterable[str], shape: tuple[int, int] | None = None
@@ -71,11 +95,9 @@ def read_gt_frames(name: str, gt_dir: str, frames: Iterable[str], shape: tuple[i
     """(frame file, path, ids) of each GT frame; all must have the first one's size (``shape``)."""
     for fr in frames:
         gpath = os.path.join(gt_dir, fr)
-        gt = read_ids(gpath)
+        gt = read_ids(gpath, shape, "GT frame", f"the first GT frame of {name!r}")
         if shape is None:
             shape = gt.shape
-        elif gt.shape != shape:
-            raise InputError(f"{gpath}: size differs from the first GT frame of {name!r}")
         yield fr, gpath, gt
 
 
@@ -127,8 +149,7 @@ def _semi_video(item: tuple[str, str, str]) -> dict:
     if not evaluated:
         raise InputError(f"{gt_dir}: video {name!r} has {len(frames)} GT frame(s); the DAVIS "
                          f"protocol drops the first and last frame and needs at least 3")
-    if not os.path.isdir(pred_dir):
-        raise InputError(f"{pred_dir}: prediction folder of video {name!r} missing")
+    require_folder(pred_dir, f"prediction folder of video {name!r}")
 
     def read():
         for fr, _, gt in read_gt_frames(name, gt_dir, evaluated, shape):
@@ -172,12 +193,9 @@ def _wrap_note(per_video: dict[str, dict]) -> dict:
 
 def read_split(path: str | os.PathLike) -> list[str]:
     """Sequence names, one per line (blank lines skipped)."""
-    try:
-        with open(path) as f:
-            names = [ln.strip() for ln in f]
-    except FileNotFoundError:
-        raise InputError(f"{path}: split file not found") from None
-    return [n for n in names if n]
+    from ..io.files import read_regular
+    text = read_regular(path, "split file").decode("utf-8", "replace")
+    return [n for n in (ln.strip() for ln in text.splitlines()) if n]
 
 
 def davis_sequences(gt: str, options: dict, annotations: str = "Annotations", what: str = "DAVIS"
@@ -197,6 +215,7 @@ def davis_sequences(gt: str, options: dict, annotations: str = "Annotations", wh
 
 def _davis_items(gt: str, pred: str, options: dict) -> list[tuple[str, str, str]]:
     ann, seqs = davis_sequences(gt, options)
+    check_prediction_videos(pred, seqs)
     return [(s, str(ann / s), str(Path(pred) / s)) for s in seqs]
 
 
@@ -207,6 +226,17 @@ def _mose_items(gt: str, pred: str) -> list[tuple[str, str, str]]:
     vids = sorted(p.name for p in ann.iterdir() if p.is_dir())
     if not vids:
         raise InputError(f"{ann}: no videos")
+    counts = {v: len(list_pngs(ann / v)) for v in vids}
+    nested = [v for v, n in counts.items() if n == 0 and any(p.is_dir() for p in (ann / v).iterdir())]
+    if nested:
+        raise InputError(f"{ann / nested[0]}: holds folders, not frames: MOSE --gt is the folder "
+                         f"holding Annotations/<video>/<frame>.png (a DAVIS root holds "
+                         f"Annotations/480p/<seq>/: score it with `evaluate davis17`)")
+    if all(n <= 1 for n in counts.values()):
+        raise InputError(f"{ann}: every video has only its first-frame mask: this is the released "
+                         f"GT-less MOSE valid split (scored by the server only); score locally on "
+                         f"a dev split made with `univs-bench split mose`")
+    check_prediction_videos(pred, vids)
     return [(v, str(ann / v), str(Path(pred) / v)) for v in vids]
 
 
@@ -296,12 +326,13 @@ def _ytvos_video(item: tuple[str, str, str, dict]) -> dict:
 
 
 def load_json(path: Path):
-    """A json file's content; InputError naming the file if it is missing or not json."""
+    """A json file's content; InputError naming the file if it is missing, not a regular
+    file, or not json."""
+    from ..io.files import read_regular
+    data = read_regular(path, "json file")
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found") from None
-    except ValueError as e:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid JSON ({e})") from None
 
 
@@ -328,6 +359,25 @@ def _ytvos_items(gt: str, pred: str) -> list[tuple[str, str, str, dict]]:
                              f"or a category") from None
         items.append((vid, str(Path(gt) / "Annotations" / vid), str(Path(pred) / vid), cats))
     return items
+
+
+def _refuse_first_masks_only(gt: str, items: list) -> None:
+    """InputError for the released valid split, whose Annotations/ hold each object's first mask
+    only: every video has fewer annotated frames than meta.json lists for its objects (or than
+    its JPEGImages/ frames), so a score would be of first masks (a table of dashes)."""
+    meta = load_json(Path(gt) / "meta.json").get("videos") or {}
+    for vid, gdir, _, _ in items:
+        objs = (meta.get(vid) or {}).get("objects") or {}
+        listed = {f for o in objs.values() if isinstance(o, dict) for f in (o.get("frames") or [])}
+        jpg = Path(gt) / "JPEGImages" / vid
+        n_jpg = len([n for n in os.listdir(jpg) if not n.startswith(".")]) if jpg.is_dir() else 0
+        expected = max(len(listed), n_jpg)
+        if not expected or len(list_pngs(gdir)) >= expected:
+            return
+    raise InputError(f"{gt}: every video has fewer annotated frames than its objects appear in: "
+                     f"this is the released GT-less ytvos18 valid split (first masks only, scored "
+                     f"by the server); score locally on a dev split made with `univs-bench split "
+                     f"ytvos18`")
 
 
 def aggregate_ytvos(per_video: dict[str, dict], seen: frozenset[str]) -> dict[str, float | None]:
@@ -363,6 +413,8 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1, task
     if benchmark == "ytvos18":
         seen = read_seen(options.get("seen"))
         items = _ytvos_items(gt, pred)
+        _refuse_first_masks_only(gt, items)
+        check_prediction_videos(pred, [it[0] for it in items])
         for vid, gdir, _pdir, _ in items:
             if not os.path.isdir(gdir):
                 raise InputError(f"{gdir}: GT folder of video {vid!r} missing")

@@ -43,27 +43,23 @@ METRICS = ("VPQ", "VPQ_th", "VPQ_st") + tuple(f"VPQ@{n}" for n in VPQ_WINDOWS) +
 
 
 def _load_json(path: str, what: str):
+    from ..io.files import read_regular
+    data = read_regular(path, what)
     try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid JSON ({e})") from None
 
 
 def _read_split(path: str) -> list[str]:
-    try:
-        with open(path) as f:
-            names = [line.strip() for line in f]
-    except FileNotFoundError:
-        raise InputError(f"{path}: split file not found") from None
-    return [n for n in names if n]
+    from ..io.files import read_regular
+    text = read_regular(path, "split file").decode("utf-8", "replace")
+    return [n for n in (line.strip() for line in text.splitlines()) if n]
 
 
-def _read_ids(path: str) -> np.ndarray:
+def _read_ids(path: str, shape: tuple[int, int] | None = None, what: str = "PNG file") -> np.ndarray:
     from ..io.panoptic import read_panoptic_png
-    return read_panoptic_png(path)
+    return read_panoptic_png(path, shape, what)
 
 
 _RAW_LUT: tuple[np.ndarray, np.ndarray] | None = None
@@ -162,12 +158,7 @@ def _vipseg_video(v: _Video):
             gt_ids = _read_ids(gt_path)
             gt_list = _gt_entries(v.video, name, v.gt_segments[t], v.categories)
         pred_path = os.path.join(v.pred_dir, name)
-        if not os.path.isfile(pred_path):
-            raise InputError(f"{pred_path}: prediction PNG of video {v.video!r} frame {t} missing")
-        pred_ids = _read_ids(pred_path)
-        if pred_ids.shape != gt_ids.shape:
-            raise InputError(f"{pred_path}: size {pred_ids.shape[1]}x{pred_ids.shape[0]} differs from GT "
-                             f"{gt_ids.shape[1]}x{gt_ids.shape[0]}")
+        pred_ids = _read_ids(pred_path, gt_ids.shape, f"prediction PNG of video {v.video!r} frame {t}")
         pred_list = _pred_entries(v.video, name, v.pred_frames[t], v.categories)
         g, p, c = pair_table(gt_ids, pred_ids)
         pred_segs = frame_segments(pred_list)

@@ -26,33 +26,29 @@ from .functional.vss import (
 
 def read_split(path: str | os.PathLike) -> list[str]:
     """Video names, one per line (blank lines skipped)."""
-    try:
-        with open(path) as f:
-            names = [line.strip() for line in f]
-    except FileNotFoundError:
-        raise InputError(f"{path}: split file not found") from None
-    names = [n for n in names if n]
+    from ..io.files import read_regular
+    text = read_regular(path, "split file").decode("utf-8", "replace")
+    names = [n for n in (line.strip() for line in text.splitlines()) if n]
     if not names:
         raise InputError(f"{path}: split file lists no video")
     return names
 
 
-def _read_png(path: str) -> np.ndarray:
+def _read_png(path: str, shape: tuple[int, int] | None = None, what: str = "PNG file",
+              ref: str = "GT") -> np.ndarray:
     from ..io.png import read_label_png
-    return read_label_png(path)
+    return read_label_png(path, shape=shape, what=what, ref=ref)
 
 
 def _frames(video: str, gt_dir: str, pred_dir: str, names: list[str]):
     """Yield (shifted GT, prediction) per frame, validating the prediction file."""
+    shape = None
     for name in names:
-        gt = _read_png(os.path.join(gt_dir, name))
+        gt = _read_png(os.path.join(gt_dir, name), shape, "GT frame",
+                       f"the first GT frame of {video!r}")
+        shape = gt.shape
         pred_path = os.path.join(pred_dir, name)
-        if not os.path.isfile(pred_path):
-            raise InputError(f"{pred_path}: prediction of frame {name} of video {video!r} missing")
-        pred = _read_png(pred_path)
-        if pred.shape != gt.shape:
-            raise InputError(f"{pred_path}: size {pred.shape[1]}x{pred.shape[0]} differs from GT "
-                             f"{gt.shape[1]}x{gt.shape[0]}")
+        pred = _read_png(pred_path, shape, f"prediction of frame {name} of video {video!r}")
         top = int(pred.max(initial=0))
         if top >= VSPW_NUM_CLASSES:
             raise InputError(f"{pred_path}: class index {top} > {VSPW_NUM_CLASSES - 1} "
@@ -63,14 +59,12 @@ def _frames(video: str, gt_dir: str, pred_dir: str, names: list[str]):
 def _vspw_video(item: tuple[str, str, str]):
     """One video -> VssVideoStats (confusion matrix and VC window accuracies)."""
     video, gt_dir, pred_dir = item
-    try:
-        names = sorted(n for n in os.listdir(gt_dir) if n.endswith(".png") and not n.startswith("."))
-    except FileNotFoundError:
-        raise InputError(f"{gt_dir}: GT mask folder of video {video!r} not found") from None
+    from ..io.files import require_folder
+    require_folder(gt_dir, f"GT mask folder of video {video!r}")
+    names = sorted(n for n in os.listdir(gt_dir) if n.endswith(".png") and not n.startswith("."))
     if not names:
         raise InputError(f"{gt_dir}: no GT frame for video {video!r}")
-    if not os.path.isdir(pred_dir):
-        raise InputError(f"{pred_dir}: prediction folder of video {video!r} missing")
+    require_folder(pred_dir, f"prediction folder of video {video!r}")
     return vss_video_stats(_frames(video, gt_dir, pred_dir, names), VSPW_NUM_CLASSES, VC_LENGTHS)
 
 
@@ -98,6 +92,8 @@ def evaluate_files(benchmark: str, gt_path: str, pred_path: str, *, workers: int
     options = options or {}
     split = options.get("split") or os.path.join(gt_path, "val.txt")
     videos = read_split(split)
+    from .vos import check_prediction_videos
+    check_prediction_videos(pred_path, videos)
     items = [(v, os.path.join(gt_path, "data", v, "mask"), os.path.join(pred_path, v)) for v in videos]
     stats = map_videos(_vspw_video, items, workers=workers, desc="vspw")
     conf = np.sum([s.confusion for s in stats], axis=0)

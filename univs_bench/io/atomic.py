@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -17,13 +18,37 @@ def _umask() -> int:
     return mask
 
 
+def check_replaceable(path: str | os.PathLike) -> None:
+    """Raise InputError unless ``path`` is absent or a regular file (not a link): a rename onto
+    a link, device or folder would replace it (``--out /dev/stdout`` as root replaced the
+    link with a regular file)."""
+    from ..errors import InputError
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        parent = Path(path).parent
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{path}: cannot write there, {parent} is not a folder") from None
+        return
+    except NotADirectoryError:
+        raise InputError(f"{path}: cannot write there, a parent is not a folder") from None
+    if stat.S_ISREG(mode):
+        return
+    kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket")
+    raise InputError(f"{path}: is {kind}; an output must be a regular file path (not replaced)")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
 
     On an exception the temporary file (or folder) is removed and ``path`` is untouched.
+    ``path`` must be absent or a regular file (``check_replaceable``), checked before and again
+    just before the rename.
     """
     path = Path(path)
+    check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)
@@ -32,6 +57,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
         yield tmp
         if tmp.exists():  # mkstemp makes 0600; outputs are meant to be shared like any file
             os.chmod(tmp, 0o666 & ~_umask())
+        check_replaceable(path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -25,27 +25,27 @@ def id2rgb(ids: np.ndarray) -> np.ndarray:
     return out
 
 
-def read_panoptic_png(path) -> np.ndarray:
+def read_panoptic_png(path, shape: tuple[int, int] | None = None, what: str = "PNG file") -> np.ndarray:
     """HxW ids (R + 256 G + 256^2 B) of an RGB(A) PNG; InputError naming the file otherwise.
 
-    Decoding to RGBA and viewing the bytes as little-endian uint32 gives the ids without
-    per-channel int64 arithmetic (reads dominate the panoptic evaluators' run time).
+    ``shape`` (H, W), when given, is checked on the header before decoding (``what`` names
+    the file in errors, see ``png.open_png``). Decoding to RGBA
+    and viewing the bytes as little-endian uint32 gives the ids without per-channel int64
+    arithmetic (reads dominate the panoptic evaluators' run time).
     """
-    from PIL import Image
-
     from ..errors import InputError
+    from .png import open_png, pil_image
+    data, _ = open_png(path, shape, what)
+    im = pil_image(path, data, shape)
+    if im.mode not in ("RGB", "RGBA"):
+        raise InputError(f"{path}: {im.mode} image where an RGB PNG of panoptic ids "
+                         f"(id = R + 256 G + 256^2 B) was expected")
+    w, h = im.size
     try:
-        with Image.open(path) as im:
-            if im.mode not in ("RGB", "RGBA"):
-                raise InputError(f"{path}: {im.mode} image where an RGB PNG of panoptic ids "
-                                 f"(id = R + 256 G + 256^2 B) was expected")
-            w, h = im.size
-            data = (im if im.mode == "RGBA" else im.convert("RGBA")).tobytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: cannot read as PNG ({e})") from None
-    return np.frombuffer(data, dtype="<u4").reshape(h, w) & 0xFFFFFF
+        rgba = (im if im.mode == "RGBA" else im.convert("RGBA")).tobytes()
+    except (OSError, ValueError, SyntaxError) as e:
+        raise InputError(f"{path}: cannot decode image ({e})") from None
+    return np.frombuffer(rgba, dtype="<u4").reshape(h, w) & 0xFFFFFF
 
 
 def read_id_map(path) -> np.ndarray:
