@@ -341,6 +341,11 @@ def read_videos_json(meta_path: Path) -> dict:
     videos = meta.get("videos") if isinstance(meta, dict) else None
     if not isinstance(videos, dict) or not videos:
         raise InputError(f"{meta_path}: no 'videos'")
+    for vid, info in videos.items():
+        if info is not None and not (isinstance(info, dict) and all(
+                isinstance(info.get(k) or {}, dict) for k in ("objects", "expressions"))):
+            raise InputError(f"{meta_path}: video {vid!r} is not an object with 'objects' or "
+                             f"'expressions' objects")
     return videos
 
 
@@ -366,7 +371,8 @@ def _refuse_first_masks_only(gt: str, items: list) -> None:
     meta = load_json(Path(gt) / "meta.json").get("videos") or {}
     for vid, gdir, _, _ in items:
         objs = (meta.get(vid) or {}).get("objects") or {}
-        listed = {f for o in objs.values() if isinstance(o, dict) for f in (o.get("frames") or [])}
+        listed = {f for o in objs.values() if isinstance(o, dict) and isinstance(o.get("frames"), list)
+                  for f in o["frames"] if isinstance(f, str)}
         jpg = Path(gt) / "JPEGImages" / vid
         n_jpg = len([n for n in os.listdir(jpg) if not n.startswith(".")]) if jpg.is_dir() else 0
         expected = max(len(listed), n_jpg)
