@@ -246,10 +246,8 @@ def read_seen(path: str | os.PathLike | None) -> frozenset[str]:
     if path is None:
         from ..metainfo.ytvos import YTVOS18_SEEN
         return frozenset(YTVOS18_SEEN)
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise InputError(f"{path}: seen-categories file not found") from None
+    from ..io.files import read_regular
+    text = read_regular(path, "seen-categories file").decode("utf-8", "replace")
     names = set()
     for line in text.splitlines():
         line = line.split("#", 1)[0]
