@@ -783,3 +783,12 @@ def test_seen_file_that_is_a_fifo_is_named(suite, tmp_path, capsys):
     rc, err = evaluate("ytvos18", gt_path(suite / "s", "ytvos18"), suite / "good" / "ytvos18",
                        tmp_path / "o.json", capsys, "--seen", str(fifo))
     assert_error(rc, err, tmp_path / "o.json", fifo, "named pipe")
+
+
+def test_out_dash_writes_the_json_to_stdout(suite, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc = main(["evaluate", "davis17", "--gt", str(gt_path(suite / "s", "davis17")),
+               "--pred", str(suite / "good" / "davis17"), "--out", "-"])
+    out = capsys.readouterr().out
+    assert rc == 0 and json.loads(out)["metrics"]["J&F"] == 100.0
+    assert list(tmp_path.iterdir()) == []  # no file named '-'
