@@ -40,7 +40,7 @@ def _files(folder: Path, what: str) -> list[str]:
     return sorted(n for n in os.listdir(folder) if not n.startswith("."))
 
 
-def _read_u8(path: Path, shape: tuple[int, int] | None = None, what: str = "PNG file",
+def _read_u8(path: Path, shape: tuple[int, int] | None = None, what: str = "file",
              ref: str = "GT") -> np.ndarray:
     arr = read_ids(path, shape, what, ref)
     if arr.dtype != np.uint8:

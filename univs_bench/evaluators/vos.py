@@ -77,7 +77,7 @@ def check_prediction_videos(pred: str | os.PathLike, videos: list[str]) -> None:
                       InputWarning, stacklevel=2)
 
 
-def read_ids(path: str | os.PathLike, shape: tuple[int, int] | None = None, what: str = "PNG file",
+def read_ids(path: str | os.PathLike, shape: tuple[int, int] | None = None, what: str = "file",
              ref: str = "GT") -> np.ndarray:
     """An HxW id map from a palette/grey PNG; InputError naming the file if unreadable, not a
     regular file, or (checked on its header, before decoding) not of ``shape``."""

@@ -57,7 +57,7 @@ def _read_split(path: str) -> list[str]:
     return [n for n in (line.strip() for line in text.splitlines()) if n]
 
 
-def _read_ids(path: str, shape: tuple[int, int] | None = None, what: str = "PNG file") -> np.ndarray:
+def _read_ids(path: str, shape: tuple[int, int] | None = None, what: str = "file") -> np.ndarray:
     from ..io.panoptic import read_panoptic_png
     return read_panoptic_png(path, shape, what)
 

@@ -34,7 +34,7 @@ def read_split(path: str | os.PathLike) -> list[str]:
     return names
 
 
-def _read_png(path: str, shape: tuple[int, int] | None = None, what: str = "PNG file",
+def _read_png(path: str, shape: tuple[int, int] | None = None, what: str = "file",
               ref: str = "GT") -> np.ndarray:
     from ..io.png import read_label_png
     return read_label_png(path, shape=shape, what=what, ref=ref)
