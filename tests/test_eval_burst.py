@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from univs_bench.errors import InputError
+from univs_bench.errors import InputError, InputWarning
 from univs_bench.evaluators import burst as B
 from univs_bench.evaluators.functional import hota as H
 from univs_bench.evaluators.functional import trackmap as TM
@@ -93,7 +93,8 @@ def test_id_switch(tmp_path):
 def test_empty_prediction(tmp_path):
     g = seq("s", [{1: M1, 2: M2}, {1: M1}], {1: A, 2: C})
     p = seq("s", [{}, {}], {})
-    m = run(tmp_path, [g], [p])
+    with pytest.warns(InputWarning, match="no detection in any sequence"):
+        m = run(tmp_path, [g], [p])
     assert all(v == 0.0 for v in m.values())
 
 

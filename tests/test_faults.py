@@ -761,3 +761,34 @@ def test_bad_rle_in_gt_is_named(suite, tmp_path, capsys):
     (tmp_path / "gt.json").write_text(json.dumps(d))
     rc, err = evaluate("ovis", tmp_path / "gt.json", suite / "good" / "ovis", tmp_path / "o.json", capsys)
     assert_error(rc, err, tmp_path / "o.json", "gt.json", f"annotation {ann['id']!r}", f"frame {t}", "RLE covers")
+
+
+@pytest.mark.parametrize("bench", ["mose", "vipseg"])
+def test_truncated_upload_zip_is_named(suite, tmp_path, capsys, bench):
+    import zipfile
+    good = suite / "good" / bench
+    z = tmp_path / "sub.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in sorted(good.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(good).as_posix())
+    z.write_bytes(z.read_bytes()[:len(z.read_bytes()) // 2])
+    rc, err = evaluate(bench, gt_path(suite / "s", bench), z, tmp_path / "o.json", capsys)
+    assert_error(rc, err, tmp_path / "o.json", z, "cannot read the zip")
+
+
+def test_seen_file_that_is_a_fifo_is_named(suite, tmp_path, capsys):
+    fifo = tmp_path / "seen.txt"
+    os.mkfifo(fifo)
+    rc, err = evaluate("ytvos18", gt_path(suite / "s", "ytvos18"), suite / "good" / "ytvos18",
+                       tmp_path / "o.json", capsys, "--seen", str(fifo))
+    assert_error(rc, err, tmp_path / "o.json", fifo, "named pipe")
+
+
+def test_out_dash_writes_the_json_to_stdout(suite, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc = main(["evaluate", "davis17", "--gt", str(gt_path(suite / "s", "davis17")),
+               "--pred", str(suite / "good" / "davis17"), "--out", "-"])
+    out = capsys.readouterr().out
+    assert rc == 0 and json.loads(out)["metrics"]["J&F"] == 100.0
+    assert list(tmp_path.iterdir()) == []  # no file named '-'

@@ -82,7 +82,7 @@ def test_rgb_label_is_rejected_unless_allowed(tmp_path):
         read_label_png(tmp_path / "c.png")
     assert np.array_equal(read_label_png(tmp_path / "c.png", allow_rgb=True), rgb)
     assert np.array_equal(read_rgb_png(tmp_path / "c.png"), rgb)
-    with pytest.raises(InputError, match="missing.png: PNG file missing"):
+    with pytest.raises(InputError, match="missing.png: file not found"):
         read_label_png(tmp_path / "missing.png")
     (tmp_path / "junk.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match="junk.png: cannot read"):

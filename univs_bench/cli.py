@@ -107,8 +107,9 @@ def _configure_evaluate(p):
     p.add_argument("benchmark")
     p.add_argument("--gt", required=True, help="ground truth (file or folder, see CONTRACT.md)")
     p.add_argument("--pred", required=True, help="predictions in the official format")
-    p.add_argument("--out", default=None, help="write metrics, per-video numbers and provenance "
-                                               "(a regular file path; never a folder, link or device)")
+    p.add_argument("--out", default=None, help="write metrics, per-video numbers and provenance as JSON "
+                                               "(a regular file path, never a folder, link or device; "
+                                               "'-': to stdout instead of the table)")
     p.add_argument("--workers", type=int, default=1, help="processes over videos (default 1)")
     p.add_argument("--task", default=None, help="sub-task (BURST: class_guided, exemplar_guided, open_world)")
     p.add_argument("--split", default=None, help="split file overriding the default (DAVIS, VSPW, VIPSeg)")
@@ -123,7 +124,7 @@ def cmd_evaluate(args):
     from .evaluators.api import evaluate, format_table, write_result_json
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: must be at least 1")
-    if args.out:  # refuse a folder, link or device before spending the time to score
+    if args.out and args.out != "-":  # refuse a folder, link or device before spending the time to score
         from .io.atomic import check_replaceable
         check_replaceable(args.out)
     options = {k: getattr(args, k) for k in ("split", "resolution", "seen") if getattr(args, k)}
@@ -131,13 +132,17 @@ def cmd_evaluate(args):
     result = evaluate(args.benchmark, args.gt, args.pred, workers=args.workers,
                       task=args.task, options=options)
     seconds = time.perf_counter() - t0
-    print(format_table(args.benchmark, result, task=args.task))
+    if args.out != "-":
+        print(format_table(args.benchmark, result, task=args.task))
     if args.out:
         write_result_json(args.out, args.benchmark, args.task, args.gt, args.pred, result, seconds)
+        if args.out != "-":
+            print(f"wrote {args.out}")
     from .evaluators.api import summary_line, write_per_video_csv
     if args.csv:
         write_per_video_csv(args.csv, args.benchmark, result)
-    print(summary_line(args.benchmark, result, task=args.task))
+    # With --out - stdout carries the JSON alone.
+    print(summary_line(args.benchmark, result, task=args.task), file=sys.stderr if args.out == "-" else sys.stdout)
     return 0
 
 
@@ -463,7 +468,7 @@ def main(argv=None) -> int:
             _error(prog, str(e))
             return 2
         except FileNotFoundError as e:
-            _error(prog, f"file not found: {e.filename or e}")
+            _error(prog, f"file not found: {e.filename}" if e.filename else str(e))
             return 2
         except OSError as e:
             if e.filename is None or args.debug:

@@ -141,7 +141,7 @@ def path_sha256(path: str) -> str:
 
 def write_result_json(out: str, benchmark: str, task: str | None, gt: str, pred: str,
                       result: EvalResult, seconds: float) -> None:
-    """Write the CONTRACT.md result JSON atomically."""
+    """Write the CONTRACT.md result JSON atomically (``out`` "-": to stdout)."""
     from ..io.atomic import atomic_write_text
     doc = {
         "benchmark": benchmark,
@@ -157,4 +157,9 @@ def write_result_json(out: str, benchmark: str, task: str | None, gt: str, pred:
     }
     if result.extra:
         doc["extra"] = result.extra
-    atomic_write_text(out, json.dumps(doc, indent=1, allow_nan=False))
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    if out == "-":
+        import sys
+        sys.stdout.write(text + "\n")
+        return
+    atomic_write_text(out, text)

@@ -114,6 +114,8 @@ def _check_seq_frames(seq: dict, where: str) -> None:
     if len(paths) != len(segs):
         raise InputError(f"{where}: {len(segs)} segmentations for {len(paths)} "
                          f"annotated_image_paths")
+    if not all(isinstance(p, str) for p in paths):
+        raise InputError(f"{where}: annotated_image_paths must be strings")
     if len(set(paths)) != len(paths):
         raise InputError(f"{where}: an annotated image path is listed twice")
     for p, frame in zip(paths, segs):
@@ -147,8 +149,9 @@ def read_gt(path: str, *, required: bool = True) -> dict | None:
         if missing:
             raise InputError(f"{where}: missing {', '.join(missing)}")
         if not (_is_int(seq["height"]) and _is_int(seq["width"])
-                and seq["height"] > 0 and seq["width"] > 0):
-            raise InputError(f"{where}: height/width must be positive integers")
+                and 0 < seq["height"] * seq["width"] < 2 ** 31):
+            raise InputError(f"{where}: height/width must be positive integers (a frame of "
+                             f"fewer than 2^31 pixels)")
         if not isinstance(seq["track_category_ids"], dict) or not all(
                 _is_int(c) for c in seq["track_category_ids"].values()):
             raise InputError(f"{where}: track_category_ids must map track ids to integer "
@@ -160,6 +163,8 @@ def read_gt(path: str, *, required: bool = True) -> dict | None:
         bad = [p for p in seq["annotated_image_paths"] if frame_index(p) is None]
         if bad:
             raise InputError(f"{where}: cannot read a frame number from image path {bad[0]!r}")
+        if not all(isinstance(seq[k], (str, int)) for k in ("dataset", "seq_name")):
+            raise InputError(f"{where}: 'dataset' and 'seq_name' must be strings")
         name = (seq["dataset"], seq["seq_name"])
         if name in seen_names:
             raise InputError(f"{where}: listed twice")
@@ -190,6 +195,8 @@ def read_predictions(path: str, gt: dict, task: str) -> dict:
                    if k not in seq]
         if missing:
             raise InputError(f"{where}: missing {', '.join(missing)}")
+        if not all(isinstance(seq[k], (str, int)) for k in ("dataset", "seq_name")):
+            raise InputError(f"{where}: 'dataset' and 'seq_name' must be strings")
         name = (seq["dataset"], seq["seq_name"])
         if name not in gt_by_name:
             raise InputError(f"{where}: not a sequence of the GT")

@@ -40,7 +40,7 @@ def _files(folder: Path, what: str) -> list[str]:
     return sorted(n for n in os.listdir(folder) if not n.startswith("."))
 
 
-def _read_u8(path: Path, shape: tuple[int, int] | None = None, what: str = "PNG file",
+def _read_u8(path: Path, shape: tuple[int, int] | None = None, what: str = "file",
              ref: str = "GT") -> np.ndarray:
     arr = read_ids(path, shape, what, ref)
     if arr.dtype != np.uint8:
@@ -159,6 +159,8 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1, task
             raise InputError(f"{p}: VIPOSeg folder not found")
     cls_path = root / "obj_class.json"
     obj_class = load_json(cls_path)
+    if not isinstance(obj_class, dict):
+        raise InputError(f"{cls_path}: must map each video to its objects' classes")
     videos = sorted(p.name for p in gt_root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not videos:
         raise InputError(f"{gt_root}: no videos")
@@ -187,6 +189,8 @@ def evaluate_files(benchmark: str, gt: str, pred: str, *, workers: int = 1, task
             raise InputError(f"{ref_root / v}: reference folder of video {v!r} missing")
         if v not in obj_class:
             raise InputError(f"{cls_path}: no entry for video {v!r}")
+        if not isinstance(obj_class[v], dict):
+            raise InputError(f"{cls_path}: the entry of video {v!r} must map object ids to classes")
         items.append((v, str(gt_root / v), str(ref_root / v), str(pred_root / v), obj_class[v]))
     results = map_videos(_viposeg_video, items, workers, desc="viposeg")
     per_video = {v: r["objects"] for v, r in zip(videos, results)}

@@ -90,6 +90,10 @@ def read_gt(path: str, ovis: bool = False) -> tuple[dict, list]:
         n = len(names) if isinstance(names, list) else v.get("length")
         name = names[0].split("/")[0] if isinstance(names, list) and names and "/" in str(names[0]) else ""
         h, w = v.get("height"), v.get("width")
+        for key, x in (("height", h), ("width", w), ("length", n)):
+            if x is not None and not (_is_number(x) and math.isfinite(x) and 0 < x < 2 ** 31
+                                      and x == int(x)):
+                raise InputError(f"{path}: video_id {v['id']!r}: {key} {x!r} is not a positive integer")
         videos[v["id"]] = VideoInfo(v["id"], int(n) if _is_number(n) else None,
                                     int(h) if _is_number(h) else None,
                                     int(w) if _is_number(w) else None, name)
@@ -97,6 +101,12 @@ def read_gt(path: str, ovis: bool = False) -> tuple[dict, list]:
     if not isinstance(cats, list) or not all(isinstance(c, dict) and _is_id(c.get("id")) for c in cats):
         raise InputError(f"{path}: 'categories' must be a list of objects with an 'id'")
     cat_ids = {c["id"] for c in cats}
+    try:
+        sorted(cat_ids)
+    except TypeError:
+        raise InputError(f"{path}: category ids mix types (e.g. numbers and strings)") from None
+    if not isinstance(doc.get("annotations") or [], list):
+        raise InputError(f"{path}: 'annotations' must be a list")
     seen: set = set()
     rle_counts, rle_sizes, rle_where = [], [], []
     for ann in doc.get("annotations") or []:  # OVIS test json has annotations: null

@@ -77,7 +77,7 @@ def check_prediction_videos(pred: str | os.PathLike, videos: list[str]) -> None:
                       InputWarning, stacklevel=2)
 
 
-def read_ids(path: str | os.PathLike, shape: tuple[int, int] | None = None, what: str = "PNG file",
+def read_ids(path: str | os.PathLike, shape: tuple[int, int] | None = None, what: str = "file",
              ref: str = "GT") -> np.ndarray:
     """An HxW id map from a palette/grey PNG; InputError naming the file if unreadable, not a
     regular file, or (checked on its header, before decoding) not of ``shape``."""
@@ -248,10 +248,8 @@ def read_seen(path: str | os.PathLike | None) -> frozenset[str]:
     if path is None:
         from ..metainfo.ytvos import YTVOS18_SEEN
         return frozenset(YTVOS18_SEEN)
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise InputError(f"{path}: seen-categories file not found") from None
+    from ..io.files import read_regular
+    text = read_regular(path, "seen-categories file").decode("utf-8", "replace")
     names = set()
     for line in text.splitlines():
         line = line.split("#", 1)[0]
@@ -343,6 +341,11 @@ def read_videos_json(meta_path: Path) -> dict:
     videos = meta.get("videos") if isinstance(meta, dict) else None
     if not isinstance(videos, dict) or not videos:
         raise InputError(f"{meta_path}: no 'videos'")
+    for vid, info in videos.items():
+        if info is not None and not (isinstance(info, dict) and all(
+                isinstance(info.get(k) or {}, dict) for k in ("objects", "expressions"))):
+            raise InputError(f"{meta_path}: video {vid!r} is not an object with 'objects' or "
+                             f"'expressions' objects")
     return videos
 
 
@@ -368,7 +371,8 @@ def _refuse_first_masks_only(gt: str, items: list) -> None:
     meta = load_json(Path(gt) / "meta.json").get("videos") or {}
     for vid, gdir, _, _ in items:
         objs = (meta.get(vid) or {}).get("objects") or {}
-        listed = {f for o in objs.values() if isinstance(o, dict) for f in (o.get("frames") or [])}
+        listed = {f for o in objs.values() if isinstance(o, dict) and isinstance(o.get("frames"), list)
+                  for f in o["frames"] if isinstance(f, str)}
         jpg = Path(gt) / "JPEGImages" / vid
         n_jpg = len([n for n in os.listdir(jpg) if not n.startswith(".")]) if jpg.is_dir() else 0
         expected = max(len(listed), n_jpg)

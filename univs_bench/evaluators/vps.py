@@ -57,7 +57,7 @@ def _read_split(path: str) -> list[str]:
     return [n for n in (line.strip() for line in text.splitlines()) if n]
 
 
-def _read_ids(path: str, shape: tuple[int, int] | None = None, what: str = "PNG file") -> np.ndarray:
+def _read_ids(path: str, shape: tuple[int, int] | None = None, what: str = "file") -> np.ndarray:
     from ..io.panoptic import read_panoptic_png
     return read_panoptic_png(path, shape, what)
 
@@ -121,8 +121,19 @@ def _gt_entries(video: str, name: str, segs, categories) -> list[tuple[int, int,
         if cat not in categories:
             raise InputError(f"GT json, video {video!r}, frame {name}: segment {sid} has category_id "
                              f"{cat} not among the GT categories")
-        area = el.get("area")
-        out.append((sid, cat, int(el.get("iscrowd", 0) or 0), None if area is None else int(area)))
+        if not 0 < sid < 256 ** 3:
+            raise InputError(f"GT json, video {video!r}, frame {name}: segment id {sid} outside "
+                             f"1..256^3-1 (an RGB id)")
+        area, crowd = el.get("area"), el.get("iscrowd", 0) or 0
+        try:
+            crowd = int(crowd)
+            area = None if area is None else int(area)
+            if not -2 ** 31 < crowd < 2 ** 31 or (area is not None and not 0 <= area < 2 ** 62):
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"GT json, video {video!r}, frame {name}: segment {sid} has a non-integer "
+                             f"'iscrowd' or 'area'") from None
+        out.append((sid, cat, crowd, area))
     return out
 
 
@@ -136,6 +147,9 @@ def _pred_entries(video: str, name: str, segs, categories) -> list[tuple[int, in
         except (KeyError, TypeError, ValueError):
             raise InputError(f"pred.json, video {video!r}, frame {name}: segment without integer "
                              f"'id'/'category_id': {el!r}") from None
+        if not 0 < sid < 256 ** 3:
+            raise InputError(f"pred.json, video {video!r}, frame {name}: segment id {sid} outside "
+                             f"1..256^3-1 (an RGB id)")
         if cat not in categories:
             raise InputError(f"pred.json, video {video!r}, frame {name}: segment {sid} has unknown "
                              f"category_id {cat} (GT categories are {min(categories)}..{max(categories)})")
@@ -218,6 +232,15 @@ def _gt_videos(gt_path: str, options: dict):
             vids = [(v["video_id"], [im["file_name"] for im in v["images"]]) for v in doc["videos"]]
         except (KeyError, TypeError) as e:
             raise InputError(f"{json_path}: not a COCO-video panoptic GT json (missing {e})") from None
+        for video, files in vids:
+            if not isinstance(video, (str, int)) or not all(isinstance(f, str) for f in files):
+                raise InputError(f"{json_path}: video {video!r}: 'video_id' and image 'file_name's "
+                                 f"must be strings")
+        for video, frames in anns.items():
+            if not isinstance(frames, list) or not all(
+                    isinstance(fr, dict) and isinstance(fr.get("segments_info", []), list) for fr in frames):
+                raise InputError(f"{json_path}: video {video!r}: 'annotations' must be a list of frames "
+                                 f"with a 'segments_info' list")
         if wanted is not None:
             have = dict(vids)
             missing = [w for w in wanted if w not in have]

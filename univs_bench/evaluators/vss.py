@@ -34,7 +34,7 @@ def read_split(path: str | os.PathLike) -> list[str]:
     return names
 
 
-def _read_png(path: str, shape: tuple[int, int] | None = None, what: str = "PNG file",
+def _read_png(path: str, shape: tuple[int, int] | None = None, what: str = "file",
               ref: str = "GT") -> np.ndarray:
     from ..io.png import read_label_png
     return read_label_png(path, shape=shape, what=what, ref=ref)
@@ -42,13 +42,10 @@ def _read_png(path: str, shape: tuple[int, int] | None = None, what: str = "PNG 
 
 def _frames(video: str, gt_dir: str, pred_dir: str, names: list[str]):
     """Yield (shifted GT, prediction) per frame, validating the prediction file."""
-    shape = None
     for name in names:
-        gt = _read_png(os.path.join(gt_dir, name), shape, "GT frame",
-                       f"the first GT frame of {video!r}")
-        shape = gt.shape
+        gt = _read_png(os.path.join(gt_dir, name), None, "GT frame")
         pred_path = os.path.join(pred_dir, name)
-        pred = _read_png(pred_path, shape, f"prediction of frame {name} of video {video!r}")
+        pred = _read_png(pred_path, gt.shape, f"prediction of frame {name} of video {video!r}")
         top = int(pred.max(initial=0))
         if top >= VSPW_NUM_CLASSES:
             raise InputError(f"{pred_path}: class index {top} > {VSPW_NUM_CLASSES - 1} "

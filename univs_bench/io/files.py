@@ -39,7 +39,7 @@ def not_regular_error(path: str | os.PathLike, what: str, kind: str | None = Non
     """The InputError for ``path`` (a ``what``) that is not a readable regular file."""
     kind = kind or file_kind(path)
     if kind == "missing":
-        return InputError(f"{path}: {what} missing")
+        return InputError(f"{path}: {what} not found")
     if kind == "a dangling symbolic link":
         return InputError(f"{path}: {what} is a dangling symbolic link (to {os.readlink(path)!r})")
     return InputError(f"{path}: {what} is {kind}, not a regular file")

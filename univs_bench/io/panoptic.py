@@ -25,7 +25,7 @@ def id2rgb(ids: np.ndarray) -> np.ndarray:
     return out
 
 
-def read_panoptic_png(path, shape: tuple[int, int] | None = None, what: str = "PNG file") -> np.ndarray:
+def read_panoptic_png(path, shape: tuple[int, int] | None = None, what: str = "file") -> np.ndarray:
     """HxW ids (R + 256 G + 256^2 B) of an RGB(A) PNG; InputError naming the file otherwise.
 
     ``shape`` (H, W), when given, is checked on the header before decoding (``what`` names
@@ -44,7 +44,7 @@ def read_panoptic_png(path, shape: tuple[int, int] | None = None, what: str = "P
     try:
         rgba = (im if im.mode == "RGBA" else im.convert("RGBA")).tobytes()
     except (OSError, ValueError, SyntaxError) as e:
-        raise InputError(f"{path}: cannot decode image ({e})") from None
+        raise InputError(f"{path}: cannot read as PNG ({e})") from None
     return np.frombuffer(rgba, dtype="<u4").reshape(h, w) & 0xFFFFFF
 
 

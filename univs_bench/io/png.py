@@ -84,7 +84,7 @@ def _check_pixels(path, w: int, h: int) -> None:
                          f"({limit} pixels at most); not decoded")
 
 
-def open_png(path: str | os.PathLike, shape: tuple[int, int] | None = None, what: str = "PNG file",
+def open_png(path: str | os.PathLike, shape: tuple[int, int] | None = None, what: str = "file",
              ref: str = "GT"):
     """Read ``path`` once as a regular file and check its header before any decoding.
 
@@ -116,8 +116,10 @@ def pil_image(path, data: bytes, shape: tuple[int, int] | None = None, ref: str 
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(f"{path}: image header claims more pixels than any video frame; "
                          f"not decoded") from None
+    except Image.UnidentifiedImageError:
+        raise InputError(f"{path}: cannot read as PNG (not a PNG nor another image format)") from None
     except (OSError, ValueError, SyntaxError) as e:
-        raise InputError(f"{path}: cannot read as an image ({e})") from None
+        raise InputError(f"{path}: cannot read as PNG ({e})") from None
     w, h = im.size
     if shape is not None and (h, w) != tuple(shape):
         raise _size_error(path, (w, h), shape, ref)
@@ -129,11 +131,11 @@ def _decode(path, im: Image.Image, convert: str | None = None) -> np.ndarray:
     try:
         return np.array(im.convert(convert) if convert and im.mode != convert else im)
     except (OSError, ValueError, SyntaxError) as e:
-        raise InputError(f"{path}: cannot decode image ({e})") from None
+        raise InputError(f"{path}: cannot read as PNG ({e})") from None
 
 
 def read_label_png(path: str | os.PathLike, allow_rgb: bool = False,
-                   shape: tuple[int, int] | None = None, what: str = "PNG file",
+                   shape: tuple[int, int] | None = None, what: str = "file",
                    ref: str = "GT") -> np.ndarray:
     """Read a label PNG as an HxW integer array (uint8, or uint16 for 16-bit files).
 

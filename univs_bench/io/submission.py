@@ -93,6 +93,10 @@ def prediction_folder(benchmark: str, pred: str) -> Iterator[str]:
         yield pred
         return
     if not zipfile.is_zipfile(pred):
+        with open(pred, "rb") as fh:
+            magic = fh.read(4)
+        if pred.lower().endswith(".zip") or magic.startswith(b"PK"):
+            raise InputError(f"{pred}: cannot read the zip (truncated or corrupt?)")
         raise InputError(f"{pred}: a file, but {benchmark} predictions are a folder "
                          f"({_LAYOUT.get(benchmark, '<video>/<frame>.png')}) or the upload zip")
     tmp = tempfile.mkdtemp(prefix="univs-bench-pred-")
