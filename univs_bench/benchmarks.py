@@ -140,3 +140,15 @@ def benchmarks_for_tasks(tasks: str | list[str]) -> list[Benchmark]:
     if unknown:
         raise InputError(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)} or 'all'")
     return [b for b in BENCHMARKS.values() if b.task in tasks]
+
+
+def headline_metric(doc: dict) -> str | None:
+    """The headline metric of a metrics.json: its benchmark's first metric for its task, else
+    the document's first metric."""
+    b = BENCHMARKS.get(doc.get("benchmark", ""))
+    if b is not None:
+        try:
+            return b.metrics_for(doc.get("task"))[0]
+        except KeyError:
+            pass
+    return next(iter(doc.get("metrics", {})), None)

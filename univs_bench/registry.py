@@ -25,7 +25,7 @@ TRANSFORMS = Registry("transform", parent=MMENGINE_TRANSFORMS, scope=SCOPE,
 METRICS = Registry("metric", parent=MMENGINE_METRICS, scope=SCOPE,
                    locations=["univs_bench.evaluators.metrics"])
 HOOKS = Registry("hook", parent=MMENGINE_HOOKS, scope=SCOPE,
-                 locations=["univs_bench.engine"])
+                 locations=["univs_bench.models.univs.ema"])
 # The rest of MMEngine's kinds, as plain children: a Runner built under scope 'univs_bench'
 # finds them here instead of warning that the scope has none.
 from mmengine import registry as _mm  # noqa: E402

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..benchmarks import headline_metric as headline
 from ..errors import InputError
 from . import NOT_CAPABLE, NOT_DEFINED, NOT_REPORTED, NOT_RUN, NOT_SCORED
 
@@ -305,18 +306,6 @@ def model_info(name: str, docs: dict[str, dict]) -> dict[str, Any]:
                 info.setdefault(k, v)
     info.setdefault("name", name)
     return info
-
-
-def headline(doc: dict) -> str | None:
-    """The headline metric of a metrics.json (the benchmark's first metric for its task)."""
-    from ..benchmarks import BENCHMARKS
-    b = BENCHMARKS.get(doc.get("benchmark", ""))
-    if b is not None:
-        try:
-            return b.metrics_for(doc.get("task"))[0]
-        except KeyError:
-            pass
-    return next(iter(doc.get("metrics", {})), None)
 
 
 def metric_value(doc: dict | None, metric: str | None) -> Any:

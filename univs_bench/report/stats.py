@@ -556,7 +556,7 @@ def video_statistics(doc: dict, metric: str | None = None) -> VideoStats:
     The full-set value is recomputed and must equal the reported metric. Raises InputError
     saying why when no interval can be computed.
     """
-    from .leaderboard import headline
+    from ..benchmarks import headline_metric as headline
     metric = metric or headline(doc)
     per_video = doc.get("per_video") or {}
     bench = doc.get("benchmark", "?")
@@ -618,7 +618,7 @@ def bootstrap_metric(doc: dict, metric: str | None = None, *, n_boot: int = N_BO
     Raises InputError (with the reason) when there is no interval: no statistics, or fewer
     than two videos.
     """
-    from .leaderboard import headline
+    from ..benchmarks import headline_metric as headline
     metric = metric or headline(doc)
     vs = video_statistics(doc, metric)
     if len(vs.videos) < 2:
@@ -666,7 +666,7 @@ def paired_test_stats(a: VideoStats, b: VideoStats, *, method: str = "bootstrap"
 def paired_test(doc_a: dict, doc_b: dict, metric: str | None = None, *,
                 method: str = "bootstrap", n_boot: int = N_BOOT, seed: int = 0) -> PairedResult:
     """Paired test between two metrics.json of the same benchmark (``delta = A - B``)."""
-    from .leaderboard import headline
+    from ..benchmarks import headline_metric as headline
     if doc_a.get("benchmark") != doc_b.get("benchmark"):
         raise InputError(f"cannot pair {doc_a.get('benchmark')} with {doc_b.get('benchmark')}")
     metric = metric or headline(doc_a)

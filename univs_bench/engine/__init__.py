@@ -1,2 +1,0 @@
-"""Training engine pieces registered in ``univs_bench.registry.HOOKS`` (the EMA teacher hook)."""
-from ..models.univs.ema import UniVSEMAHook  # noqa: F401
