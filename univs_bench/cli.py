@@ -288,17 +288,18 @@ def select_benchmarks(tasks: str, names: list[str] | None) -> list:
 
 
 def _set_threads(n: int | None) -> None:
+    """Inference threads: ``n``, else $OMP_NUM_THREADS when set, else :func:`_default_threads`."""
     import os
-    if "torch" not in sys.modules:
-        return  # a model without torch (files replayed, baselines): nothing to set
-    import torch
     if n is None:
         if os.environ.get("OMP_NUM_THREADS"):
             return
         n = _default_threads()
     if n < 1:
         raise InputError(f"--threads {n}: must be at least 1")
-    torch.set_num_threads(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    else:  # torch reads these when a model imports it later
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(n)
 
 
 def _check_launcher(launcher: str) -> None:
