@@ -256,3 +256,36 @@ def test_help_names_defaults(tmp_path):
     assert "(default 0.1)" in text and "(default 0)" in text
     assert "val (= valid" in " ".join(cli(["convert", "--help"], tmp_path).stdout.split())
     assert "videos per split" in " ".join(cli(["synth", "--help"], tmp_path).stdout.split())
+
+
+# --------------------------------------------------------------------------- train, checkpoints
+def test_train_writes_its_synthetic_data_under_the_work_dir(tmp_path, monkeypatch):
+    from clitools import REPO
+
+    from univs_bench.train import build_runner
+    monkeypatch.chdir(tmp_path)
+    runner = build_runner(REPO / "configs/univs/univs_tiny_synth.py", work_dir=tmp_path / "w",
+                          cfg_options={"synthetic.videos": 1, "synthetic.frames": 3, "synthetic.size": (48, 48)})
+    ann = tmp_path / "w/data/synth/ytvis21_train.json"
+    assert ann.is_file() and not (tmp_path / "data").exists()
+    assert runner.cfg.train_dataloader.dataset.ann_file == str(ann)
+
+
+def test_train_names_a_missing_training_file_before_building_anything(tmp_path):
+    from clitools import REPO
+    r = cli(["train", REPO / "configs/univs/univs_r50_stage2.py", "--work-dir", "w"], tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    (line,) = r.stderr.strip().splitlines()
+    assert re.fullmatch(rf"univs-bench train: error: {tmp_path}/data/annotations/(\w+)_train\w*\.json: training "
+                        r"annotation file not found \(\d+ of \d+ training files missing\); .*", line), line
+    assert "univs-bench has no converter for LVIS" in line or "make it with `univs-bench convert" in line
+
+
+def test_convert_checkpoint_refuses_a_file_without_univs_weights(tmp_path):
+    import torch
+    torch.save({"model": {"foo.weight": torch.zeros(2)}}, tmp_path / "other.pth")
+    r = cli(["convert-checkpoint", "other.pth", "out.pth"], tmp_path)
+    assert r.returncode == 2 and "other.pth: no UniVS parameter in this file (1 key(s) dropped" in r.stderr
+    assert not (tmp_path / "out.pth").exists()
+    r = cli(["convert-checkpoint", "nonexist.pth", "out.pth"], tmp_path)
+    assert r.stderr.strip() == "univs-bench convert-checkpoint: error: checkpoint not found: nonexist.pth"
