@@ -217,6 +217,12 @@ def test_every_command_takes_the_benchmark_names_and_both_split_spellings(tmp_pa
         r = cli(["convert", bench, "--root", root, "--split", split, "--out", "a.json"], tmp_path)
         assert r.returncode == 0, (bench, r.stderr)
         assert re.match(r"\w+/(val|valid): 3 videos", r.stdout), r.stdout
+    r = cli(["convert", "mose", "--root", data / "mose", "--split", "test", "--out", "a.json"], tmp_path)
+    assert r.returncode == 2 and r.stderr.strip().endswith(f"split 'test' not found: {data}/mose has train, valid, "
+                                                           "valid_full"), r.stderr
+    r = cli(["evaluate", "DAVIS", "--gt", data / "davis17/DAVIS", "--pred", data / "davis17/DAVIS/Annotations/480p"],
+            tmp_path)
+    assert r.returncode == 0 and "100.00" in r.stdout, r.stderr
     r = cli(["split", "davis17", "--root", data / "davis17", "--out", "sp"], tmp_path)
     assert r.returncode == 2 and "davis17 has public validation GT" in r.stderr and "split_vos" not in r.stderr
     r = cli(["split", "MOSE", "--root", data / "mose", "--out", "sp", "--fraction", "0.5"], tmp_path)

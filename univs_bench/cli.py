@@ -180,7 +180,13 @@ def cmd_convert(args):
         root = root / inner  # the benchmark folder given: use its inner dataset folder
     conv = CONVERTERS.build(dict(type=name, **parse_cfg_options(args.cfg_options)))
     split = canonical_split(bench.name, args.split)
-    report = conv.convert(str(root), split, args.out, skip_bad=args.skip_bad)
+    try:
+        report = conv.convert(str(root), split, args.out, skip_bad=args.skip_bad)
+    except (InputError, FileNotFoundError) as e:
+        found = _splits_present(root)
+        if found and split not in found:
+            raise InputError(f"{e}; split {split!r} not found: {root} has {', '.join(found)}") from None
+        raise
     print(report.summary())
     for vid, why in report.skipped:
         print(f"skipped {vid}: {why}")
@@ -188,6 +194,20 @@ def cmd_convert(args):
 
 
 cmd_convert.configure = _configure_convert
+
+
+def _splits_present(root: Path) -> list[str]:
+    """Split names a raw layout seems to hold: split folders/jsons, or DAVIS-style ImageSets lists."""
+    names = set()
+    for pat in ("ImageSets/*/*.txt", "*/ImageSets/*/*.txt", "*.txt"):
+        names.update(p.stem for p in root.glob(pat))
+    names.update(p.name for p in root.glob("annotations/*") if p.is_dir())  # BURST
+    for p in root.iterdir() if root.is_dir() else []:
+        stem = p.name.split(".")[0]
+        for s in ("train", "valid_full", "valid", "val", "test"):
+            if stem == s or stem.endswith("_" + s) or stem.startswith(s + "_"):
+                names.add(s)
+    return sorted(n for n in names if n.lower() not in ("readme",))
 
 
 # --------------------------------------------------------------------------- split

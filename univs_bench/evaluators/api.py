@@ -21,6 +21,7 @@ def evaluate(benchmark: str, gt: str, pred: str, *, workers: int = 1, task: str 
     Raises InputError naming the file or video when the input is malformed or incomplete.
     """
     bench = get_benchmark(benchmark)
+    benchmark = bench.name  # aliases and any case ("DAVIS17", "davis") name one benchmark
     if bench.task_metrics:
         task = task or bench.default_task
         if task not in bench.task_metrics:
