@@ -295,3 +295,22 @@ def test_convert_checkpoint_refuses_a_file_without_univs_weights(tmp_path):
     assert not (tmp_path / "out.pth").exists()
     r = cli(["convert-checkpoint", "nonexist.pth", "out.pth"], tmp_path)
     assert r.stderr.strip() == "univs-bench convert-checkpoint: error: checkpoint not found: nonexist.pth"
+
+
+def test_ablate_takes_plugins_and_the_run_options(tmp_path):
+    (tmp_path / "abl.py").write_text(
+        "from univs_bench.models.zoo import FirstFrameCopy\n"
+        "from univs_bench.registry import BENCHMARK_MODELS\n\n\n"
+        "@BENCHMARK_MODELS.register_module('abl_copy')\n"
+        "class AblCopy(FirstFrameCopy):\n"
+        "    def __init__(self, **switches):\n"
+        "        self.switches = switches\n")
+    r = cli(["ablate", "--plugin", "abl.py", "--model", "abl_copy", "--variants", "full", "no_proca",
+             "--benchmarks", "davis17"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    for v in ("full", "no_proca"):
+        rec = metrics(tmp_path / "work_dirs/ablation", f"abl_copy-{v}", "davis17")
+        assert rec["provenance"]["model_cfg"]["proca"] is (v == "full")
+    assert len(re.findall(r"^\[davis17\] done J&F=", r.stderr, re.M)) == 2
+    assert "Predictions (--pred), the official submission format: <seq>/<frame>.png" in \
+        (tmp_path / "work_dirs/ablation/_synthetic/davis17/README.txt").read_text()
