@@ -3,6 +3,7 @@ two processes on one work dir, Ctrl-C; and what the logs say meanwhile."""
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -142,13 +143,16 @@ def test_a_second_run_into_a_locked_work_dir_is_refused_or_waits_and_dead_holder
     assert not (tmp_path / "w/gt").exists()
     # --wait: blocks until the holder leaves, then runs
     waiter = popen([*args, "--wait"], tmp_path)
-    time.sleep(3)
-    assert waiter.poll() is None
+    ready, _, _ = select.select([waiter.stderr], [], [], 120)
+    first = waiter.stderr.readline() if ready else ""
+    assert first.startswith(f"waiting for w: in use by pid {holder.pid} on "), first
+    time.sleep(1)
+    assert waiter.poll() is None  # still waiting
     holder.stdin.write("\n")
     holder.stdin.flush()
     holder.wait(timeout=30)
     out, err = waiter.communicate(timeout=120)
-    assert waiter.returncode == 0 and f"waiting for w: in use by pid {holder.pid}" in err, err
+    assert waiter.returncode == 0 and "[davis17] done J&F=100.00" in err, err
     # a holder killed with SIGKILL leaves its record; the next run takes the lock over
     holder = _holder(tmp_path, tmp_path / "w")
     holder.kill()

@@ -75,6 +75,14 @@ def work_dir_lock(work_dir: str | os.PathLike, wait: bool = False, log=None):
                                  "or use another --work-dir") from None
             log(f"waiting for {work}: in use by {who}")
             fcntl.flock(f, fcntl.LOCK_EX)
+        except OSError as e:  # a file system without locks (some NFS mounts): say so, go on
+            log(f"{work}: cannot lock ({e.strerror}); running without protection against a concurrent run")
+            _HELD[key] = [f, 1]
+            try:
+                yield
+            finally:
+                del _HELD[key]
+            return
         old = _holder(f)
         if old.get("pid") and not (old.get("host") == socket.gethostname() and _alive(old["pid"])):
             log(f"{work}: taking over the lock of {_describe(old)}, which is gone")
