@@ -215,6 +215,7 @@ def test_progress_lines_resume_announcement_and_ctrl_c_hint(tmp_path):
     assert f"[davis17] resuming: {saved}/12 videos done" in r.stderr
     assert re.search(r"^\[davis17\] done J&F=\d+\.\d\d \(\d+\.\d s\)$", r.stderr, re.M)
     assert "next: univs-bench report --results work_dirs" in r.stdout
+    assert re.search(r"^davis17 +vos +\d+\.\d\d +J_mean=\d+\.\d\d  F_mean=\d+\.\d\d$", r.stdout, re.M), r.stdout
     # `--threads 2` reached torch; without it and without OMP_NUM_THREADS: half the cores, at most 4
     rec = json.loads((tmp_path / "work_dirs/slow_copy/davis17/metrics.json").read_text())
     assert rec["provenance"]["threads"] == 2

@@ -173,6 +173,10 @@ def test_results_refuses_the_synthetic_suite_and_names_its_option(tmp_path):
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "univs-bench run: error: unknown option 'pred-root' for model results (did you mean pred_root?); "
         "accepted: pred_root"]
+    # a repeated --cfg-options adds to the first instead of silently replacing it
+    r = cli(["run", "--model", "results", "--cfg-options", "pred_root=PRED", "--data-root", ".",
+             "--cfg-options", "pred_rot=x"], tmp_path)
+    assert r.returncode == 2 and "unknown option 'pred_rot' for model results" in r.stderr
     (tmp_path / "davis17").mkdir()
     r = cli(["run", "--model", "results", "--data-root", ".", "--benchmarks", "davis17"], tmp_path)
     assert r.returncode == 1 and "needs --cfg-options pred_root=DIR" in r.stderr

@@ -162,7 +162,7 @@ def _configure_convert(p):
                                                   "valid_full (a dev split), ...")
     p.add_argument("--out", required=True, help="MMEngine annotation file {metainfo, data_list}")
     p.add_argument("--skip-bad", action="store_true", help="skip (and list) malformed videos")
-    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V",
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V",
                    help="converter options, e.g. unsupervised=True resolution=Full-Resolution")
 
 
@@ -279,7 +279,7 @@ def _add_run_options(p, work_dir: str):
 def _configure_run(p):
     p.add_argument("--model", required=True, help="a name from `univs-bench list models` (or one --plugin registers)")
     _add_run_options(p, "work_dirs")
-    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V", help="model options, e.g. "
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V", help="model options, e.g. "
                    "pred_root=PRED for --model results, weights=random, tracker=similarity")
     p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
                    help="distributed inference: pytorch under torchrun (tools/dist_run.sh), slurm under srun "
@@ -436,7 +436,7 @@ def _configure_train(p):
     p.add_argument("--work-dir", default=None)
     p.add_argument("--resume", nargs="?", const=True, default=False,
                    help="resume from the latest checkpoint of the work dir, or from the given file")
-    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V")
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V")
     p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
 
 
@@ -454,7 +454,7 @@ cmd_train.configure = _configure_train
 def _configure_config(p):
     p.add_argument("action", choices=["print"])
     p.add_argument("config")
-    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V")
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V")
 
 
 @command("config", "`config print CONFIG`: the resolved config")
@@ -514,7 +514,7 @@ def _configure_ablate(p):
     p.add_argument("--variants", nargs="+", default=list(ABLATIONS),
                    help=f"names from {list(ABLATIONS)} or NAME:k=v,k=v (the first is the baseline)")
     _add_run_options(p, "work_dirs/ablation")
-    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V", help="options shared by all variants")
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V", help="options shared by all variants")
 
 
 @command("ablate", "run model variants (Table 3 switches) over benchmarks; feed `report --table ablation`")

@@ -381,6 +381,8 @@ class Runner:
             from .evaluators.api import evaluate, path_sha256
             t1 = time.time()
             task = bench.default_task if bench.task_metrics else None
+            if task:
+                record["subtask"] = task  # BURST: which of its protocols the numbers are
             res = evaluate(bench.name, str(root / spec.gt), str(pred_path), task=task, options=spec.options)
             record["metrics"], record["per_video"] = res.metrics, res.per_video
             record["provenance"]["eval_seconds"] = round(time.time() - t1, 3)
@@ -536,7 +538,8 @@ def summary_table(results: dict[str, dict]) -> str:
         if m is None:
             rows.append((name, bench.task, "-", "(server-only: submission written)"))
             continue
-        heads = [k for k in list(m)[:3]]
+        # the headline, then the next metrics that are not recall/decay variants (J and F for DAVIS)
+        heads = list(m)[:1] + [k for k in list(m)[1:] if not k.endswith(("recall", "decay"))][:3]
         rows.append((name, bench.task, f"{m[heads[0]]:.2f}" if m[heads[0]] is not None else "-",
                      "  ".join(f"{k}={m[k]:.2f}" if m[k] is not None else f"{k}=-" for k in heads[1:])))
     return tabulate(rows, headers=["benchmark", "task", "headline", "more"], disable_numparse=True)
