@@ -528,23 +528,27 @@ def cmd_ablate(args):
     common = parse_cfg_options(args.cfg_options)
     if args.checkpoint:
         common["checkpoint"] = args.checkpoint
-    failed: dict = {}
-    for i, spec in enumerate(args.variants):
+    variants = []  # all checked before anything runs
+    for spec in args.variants:
         name, _, opts = spec.partition(":")
         if opts:
-            variant = {**ABLATION_DEFAULTS, **parse_cfg_options(opts.split(","))}
+            variants.append((name, {**ABLATION_DEFAULTS, **parse_cfg_options(opts.split(","))}))
         elif name in ABLATIONS:
-            variant = {**ABLATION_DEFAULTS, **ABLATIONS[name]}
+            variants.append((name, {**ABLATION_DEFAULTS, **ABLATIONS[name]}))
         else:
             raise InputError(f"--variants {spec!r}: not one of {list(ABLATIONS)} and no NAME:k=v given")
-        label = f"{args.model}-{name}"
-        print(f"=== {label} {variant}", flush=True)
-        runner = Runner(args.model, work_dir=args.work_dir, data_root=args.data_root,
-                        model_cfg={**common, **variant}, name=label,
-                        model_meta={"variant": variant, "baseline": i == 0}, force=args.force, wait=args.wait)
-        _set_threads(args.threads)
-        res = runner.run(benches)
-        failed.update({f"{label}/{k}": r for k, r in res.items() if r.get("error")})
+    from .io.lock import work_dir_lock
+    failed: dict = {}
+    with work_dir_lock(args.work_dir, wait=args.wait):  # the variants are one experiment
+        for i, (name, variant) in enumerate(variants):
+            label = f"{args.model}-{name}"
+            print(f"=== {label} {variant}", flush=True)
+            runner = Runner(args.model, work_dir=args.work_dir, data_root=args.data_root,
+                            model_cfg={**common, **variant}, name=label,
+                            model_meta={"variant": variant, "baseline": i == 0}, force=args.force, wait=args.wait)
+            _set_threads(args.threads)
+            res = runner.run(benches)
+            failed.update({f"{label}/{k}": r for k, r in res.items() if r.get("error")})
     from .report.commands import report_command
     rc = report_command("ablation", args.work_dir, "md", None, False)
     if failed:
