@@ -318,3 +318,11 @@ def test_ablate_takes_plugins_and_the_run_options(tmp_path):
     assert len(re.findall(r"^\[davis17\] done J&F=", r.stderr, re.M)) == 2
     assert "Predictions (--pred), the official submission format: <seq>/<frame>.png" in \
         (tmp_path / "work_dirs/ablation/_synthetic/davis17/README.txt").read_text()
+
+
+def test_train_launcher_outside_torchrun_is_one_line(tmp_path):
+    from clitools import REPO
+    r = cli(["train", REPO / "configs/univs/univs_tiny_synth.py", "--launcher", "pytorch"], tmp_path)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "univs-bench train: error: --launcher pytorch needs torchrun (RANK, WORLD_SIZE, MASTER_ADDR unset): "
+        "use tools/dist_train.sh CONFIG NUM_GPUS ..."]

@@ -33,7 +33,8 @@ def cmd_version(args):
 
 
 def _configure_list(p):
-    p.add_argument("what", choices=["benchmarks", "models", "metrics", "tasks"])
+    p.add_argument("what", choices=["benchmarks", "models", "metrics", "tasks"],
+                   help="benchmarks (names every command takes), models (with tasks and weights), metrics, tasks")
 
 
 @command("list", "list benchmarks, models, metrics or tasks")
@@ -322,13 +323,14 @@ def _set_threads(n: int | None) -> None:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(n)
 
 
-def _check_launcher(launcher: str) -> None:
+def _check_launcher(launcher: str, what: str = "run") -> None:
+    """One line, not a torch.distributed traceback, when the launcher's environment is missing."""
     import os
     if launcher == "pytorch" and not all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR")):
-        raise InputError("--launcher pytorch needs torchrun (RANK, WORLD_SIZE, MASTER_ADDR unset): "
-                         "use tools/dist_run.sh NPROC run-options...")
+        use = "tools/dist_run.sh NPROC run-options..." if what == "run" else "tools/dist_train.sh CONFIG NUM_GPUS ..."
+        raise InputError(f"--launcher pytorch needs torchrun (RANK, WORLD_SIZE, MASTER_ADDR unset): use {use}")
     if launcher == "slurm" and "SLURM_PROCID" not in os.environ:
-        raise InputError("--launcher slurm needs srun (SLURM_PROCID unset): use tools/slurm_run.sh")
+        raise InputError(f"--launcher slurm needs srun (SLURM_PROCID unset): use tools/slurm_{what}.sh")
 
 
 def _finish(results: dict, work_dir, name: str = "<name>") -> int:
@@ -433,15 +435,20 @@ cmd_visualize.configure = _configure_visualize
 # --------------------------------------------------------------------------- train / config
 def _configure_train(p):
     p.add_argument("config", help="an MMEngine config, e.g. configs/univs/univs_r50_stage2.py")
-    p.add_argument("--work-dir", default=None)
+    p.add_argument("--work-dir", default=None, help="checkpoints, logs and the config's synthetic data "
+                                                    "(default work_dirs/<config name>)")
     p.add_argument("--resume", nargs="?", const=True, default=False,
                    help="resume from the latest checkpoint of the work dir, or from the given file")
-    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V")
-    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V",
+                   help="config overrides, e.g. train_cfg.max_iters=40")
+    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
+                   help="distributed training: pytorch under torchrun (tools/dist_train.sh), slurm under srun "
+                        "(tools/slurm_train.sh); default none")
 
 
 @command("train", "train a model from an MMEngine config (checkpoints save and resume under torch >= 2.6)")
 def cmd_train(args):
+    _check_launcher(args.launcher, "train")
     from .train import train
     train(args.config, work_dir=args.work_dir, resume=args.resume,
           cfg_options=parse_cfg_options(args.cfg_options), launcher=args.launcher)
