@@ -209,6 +209,8 @@ def test_server_only_benchmarks_on_an_official_download_write_the_upload_and_the
     assert re.search(r"^\[davis17\] done J&F=\d", r.stderr, re.M)
     assert re.search(r"^\[vspw\] FAILED: .*vspw.*not found", r.stderr, re.M), r.stderr
     assert "1 of 8 benchmark(s) failed" in r.stderr and re.search(r"^  vspw: ", r.stderr, re.M)
+    assert re.search(r"^\[run\] first_frame_copy: 1 scored, 0 reused, 6 server-only, 1 failed in \d+\.\d s$",
+                     r.stderr, re.M), r.stderr
     # a dev split (valid_full) present: scored locally
     r = cli(["run", "--model", "gt", "--data-root", data, "--benchmarks", "mose"], tmp_path)
     assert r.returncode == 0 and "[mose] done J&F=100.00" in r.stderr, r.stderr

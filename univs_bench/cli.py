@@ -333,12 +333,17 @@ def _check_launcher(launcher: str, what: str = "run") -> None:
         raise InputError(f"--launcher slurm needs srun (SLURM_PROCID unset): use tools/slurm_{what}.sh")
 
 
-def _finish(results: dict, work_dir, name: str = "<name>") -> int:
+def _finish(results: dict, work_dir, name: str = "<name>", seconds: float | None = None) -> int:
     """Print the summary and the next command; exit status 1 if any benchmark failed."""
     from .runner import summary_table
     print(summary_table(results))
     failed = {k: r["error"] for k, r in results.items() if r.get("error")}
     ok = [k for k, r in results.items() if r and not r.get("error")]
+    counts = {"scored": sum(1 for k in ok if results[k].get("metrics") is not None and not results[k].get("reused")),
+              "reused": sum(1 for k in ok if results[k].get("reused")),
+              "server-only": sum(1 for k in ok if results[k].get("metrics") is None), "failed": len(failed)}
+    took = f" in {seconds:.1f} s" if seconds is not None else ""
+    print(f"[run] {name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + took, file=sys.stderr)
     if ok:
         print(f"results: {work_dir}/{name}/<benchmark>/metrics.json\nnext: univs-bench report --results {work_dir}")
     if failed:
@@ -382,10 +387,11 @@ def cmd_run(args):
     runner = Runner(args.model, work_dir=args.work_dir, data_root=args.data_root, model_cfg=model_cfg,
                     synth_cfg=synth_cfg, name=args.name, force=args.force, wait=args.wait)
     _set_threads(args.threads)
+    t0 = time.time()
     results = runner.run(benches)
     if dist_info()[0] != 0:
         return 0
-    return _finish(results, runner.work_dir, runner.name)
+    return _finish(results, runner.work_dir, runner.name, time.time() - t0)
 
 
 cmd_run.configure = _configure_run
