@@ -152,13 +152,16 @@ def test_a_second_competitor_is_scored_on_its_own_files(tmp_path, data):
 def test_competitor_files_as_uploaded_folder_json_or_zip(tmp_path, data):
     pred = _pred_dirs(tmp_path, data, models=("gt",))["PRED"]
     # ovis as the upload zip the user already has, ytvis19 as a folder holding results.json
-    (pred / "ovis.zip").write_bytes((tmp_path / "gen/gt/ovis/pred.zip").read_bytes())
     shutil.rmtree(pred / "ovis")
+    (pred / "ovis").mkdir()
+    (pred / "ovis/submission.zip").write_bytes((tmp_path / "gen/gt/ovis/pred.zip").read_bytes())
+    shutil.move(pred / "burst/pred.json", pred / "burst.json")  # PRED/<benchmark>.json
+    shutil.rmtree(pred / "burst")
     r = cli(["run", "--model", "results", "--cfg-options", "pred_root=PRED", "--data-root", data,
              "--benchmarks", "davis17", "ytvis19", "burst", "ovis", "--name", "competitor"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"[ytvis19] scoring PRED/ytvis19/results.json against {data}/ytvis19/valid_full/valid.json" in r.stderr
-    assert "[ovis] scoring PRED/ovis.zip against" in r.stderr and "[burst] scoring PRED/burst/pred.json" in r.stderr
+    assert "[ovis] scoring PRED/ovis/submission.zip against" in r.stderr and "[burst] scoring PRED/burst.json" in r.stderr
     for b, head in (("davis17", "J&F"), ("ytvis19", "AP"), ("ovis", "AP"), ("burst", "HOTA_all")):
         assert metrics(tmp_path / "work_dirs", "competitor", b)["metrics"][head] == pytest.approx(100.0), b
 

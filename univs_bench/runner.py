@@ -234,8 +234,9 @@ class Runner:
 
     def replay_source(self, bench: Benchmark) -> Path:
         """The competitor's submission for ``bench``: ``PRED/<benchmark>`` (a folder, a json or a
-        zip, as uploaded) or ``PRED/<benchmark>.json|.zip``; for the json benchmarks a folder
-        must hold exactly one json or zip (``results.json``/``pred.json`` preferred)."""
+        zip, as uploaded), ``PRED/<benchmark>.json|.zip``, or a folder holding only the zip; for
+        the json benchmarks a folder must hold exactly one json or zip (``results.json``/
+        ``pred.json`` preferred). Zips of PNG submissions need an evaluator that reads zips."""
         pred_root = getattr(self.model, "pred_root", None)
         if not pred_root:
             raise InputError(f"--model {self.model_name} needs --cfg-options pred_root=DIR, where "
@@ -248,6 +249,9 @@ class Runner:
         if found is None:
             raise InputError(f"{base / bench.name}: no predictions of {bench.name} under pred_root "
                              f"(expected {bench.pred_layout}, as a folder, a json or a zip)")
+        visible = [f for f in found.iterdir() if not f.name.startswith(".")] if found.is_dir() else []
+        if len(visible) == 1 and visible[0].is_file() and visible[0].suffix.lower() == ".zip":
+            return visible[0]  # the upload zip, kept in the benchmark's folder
         if found.is_dir() and bench.name in JSON_SUBMISSIONS:
             files = sorted(f for f in found.iterdir() if f.is_file() and not f.name.startswith(".")
                            and f.suffix.lower() in (".json", ".zip"))
