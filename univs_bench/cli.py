@@ -77,7 +77,7 @@ def _model_row(name: str, cls) -> tuple:
     else:
         weights = "-"
     doc = (cls.__doc__ or "").strip().splitlines()
-    desc = doc[0] if doc else ""
+    desc = doc[0].split(". ")[0].rstrip(".") + "." if doc else ""  # the first sentence
     if getattr(cls, "uses_gt", False):
         desc += " [reads GT: a reference, not a method]"
     return name, ",".join(tasks) if len(tasks) < len(TASKS) else "all", weights, desc
