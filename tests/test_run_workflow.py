@@ -157,9 +157,11 @@ def test_competitor_files_as_uploaded_folder_json_or_zip(tmp_path, data):
     (pred / "ovis/submission.zip").write_bytes((tmp_path / "gen/gt/ovis/pred.zip").read_bytes())
     shutil.move(pred / "burst/pred.json", pred / "burst.json")  # PRED/<benchmark>.json
     shutil.rmtree(pred / "burst")
+    # no --benchmarks: those PRED holds
     r = cli(["run", "--model", "results", "--cfg-options", "pred_root=PRED", "--data-root", data,
-             "--benchmarks", "davis17", "ytvis19", "burst", "ovis", "--name", "competitor"], tmp_path)
+             "--name", "competitor"], tmp_path)
     assert r.returncode == 0, r.stderr
+    assert "[results] submissions found in PRED: ytvis19, ovis, davis17, burst" in r.stderr
     assert f"[ytvis19] scoring PRED/ytvis19/results.json against {data}/ytvis19/valid_full/valid.json" in r.stderr
     assert "[ovis] scoring PRED/ovis/submission.zip against" in r.stderr and "[burst] scoring PRED/burst.json" in r.stderr
     for b, head in (("davis17", "J&F"), ("ytvis19", "AP"), ("ovis", "AP"), ("burst", "HOTA_all")):

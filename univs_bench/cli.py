@@ -333,6 +333,18 @@ def _check_launcher(launcher: str, what: str = "run") -> None:
         raise InputError(f"--launcher slurm needs srun (SLURM_PROCID unset): use tools/slurm_{what}.sh")
 
 
+def _submitted(pred_root: Path, benches: list) -> list:
+    """``--model results`` without ``--benchmarks``: the benchmarks ``pred_root`` holds a submission of."""
+    if not pred_root.is_dir():
+        raise InputError(f"{pred_root}: pred_root folder not found")
+    have = [b for b in benches if any((pred_root / f"{b.name}{ext}").exists() for ext in ("", ".json", ".zip"))]
+    if not have:
+        raise InputError(f"{pred_root} holds no submission named after a benchmark (<benchmark>/, "
+                         f"<benchmark>.json or <benchmark>.zip with names from `univs-bench list benchmarks`)")
+    print(f"[results] submissions found in {pred_root}: {', '.join(b.name for b in have)}", file=sys.stderr)
+    return have
+
+
 def _finish(results: dict, work_dir, name: str = "<name>", seconds: float | None = None) -> int:
     """Print the summary and the next command; exit status 1 if any benchmark failed."""
     from .runner import summary_table
@@ -371,7 +383,9 @@ def cmd_run(args):
         kw = {k: v for k, v in (("videos", args.synth_videos), ("frames", args.synth_frames)) if v}
         synth_cfg = SynthConfig(**kw)
     from .registry import find_model
-    find_model(args.model)  # a typo fails before any launcher or training
+    cls = find_model(args.model)  # a typo fails before any launcher or training
+    if getattr(cls, "replays_files", False) and not args.benchmarks and model_cfg.get("pred_root"):
+        benches = _submitted(Path(str(model_cfg["pred_root"])), benches)
     _check_launcher(args.launcher)
     init_launcher(args.launcher)
     if args.model == "univs_tiny" and "checkpoint" not in model_cfg and model_cfg.get("weights") != "random":
