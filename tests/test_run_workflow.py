@@ -137,7 +137,7 @@ def test_a_second_competitor_is_scored_on_its_own_files(tmp_path, data):
     r = cli(["run", "--model", "results", "--cfg-options", "pred_root=PRED_B", "--data-root", data,
              "--benchmarks", "davis17", "--work-dir", "wr"], tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "[davis17] recomputing (made with other model_cfg, pred_sha256, pred_source)" in r.stderr, r.stderr
+    assert "[davis17] recomputing (made with other pred_sha256, pred_source)" in r.stderr, r.stderr
     true = evaluate("davis17", str(data / "davis17/DAVIS"), str(tmp_path / "PRED_B/davis17")).metrics["J&F"]
     assert metrics(tmp_path / "wr", "results", "davis17")["metrics"]["J&F"] == true < 100.0
     # the competitor rewrote a file in place: re-scored

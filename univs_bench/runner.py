@@ -285,7 +285,8 @@ class Runner:
         if self._code is None:
             self._code = _code_version()
         ck = self.checkpoint_path()
-        cfg = {k: v for k, v in self.model_cfg.items() if k != "checkpoint"}
+        # paths are keyed by what they hold (sha256 / resolved source), not by how they were spelled
+        cfg = {k: v for k, v in self.model_cfg.items() if k not in ("checkpoint", "pred_root")}
         d = {"model": self.model_name, "model_cfg": _jsonable(cfg),
              "checkpoint_sha256": self._sha(ck) if ck else None,
              "data_root": str(root.resolve()), "split": spec.split, "code": self._code}
