@@ -15,8 +15,11 @@ def test_catalog_has_the_twelve_benchmarks_with_contract_metrics():
     assert get_benchmark("ovis").metrics[-1] == "AR_heavy"
     assert get_benchmark("burst").metrics_for("open_world") == ("OWTA_all", "OWTA_common", "OWTA_uncommon")
     assert [b.name for b in benchmarks_for_tasks("refvos,pvos")] == ["refytvos", "refdavis17", "viposeg"]
-    with pytest.raises(InputError, match="unknown benchmark 'davis'"):
-        get_benchmark("davis")
+    # one name per thing: dataset names are aliases, any case; typos get the nearest name
+    assert get_benchmark("davis").name == "davis17" and get_benchmark("DAVIS17").name == "davis17"
+    assert get_benchmark("ytvos").name == "ytvos18" and get_benchmark("refdavis").name == "refdavis17"
+    with pytest.raises(InputError, match=r"unknown benchmark 'davis71' \(did you mean davis17\?\)"):
+        get_benchmark("davis71")
 
 
 def test_list_and_version(capsys):

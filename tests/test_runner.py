@@ -19,12 +19,10 @@ class FlakyCopy(FirstFrameCopy):
     """first_frame_copy that dies after `fail_after` videos (a killed run)."""
 
     calls = []
-
-    def __init__(self, fail_after=None):
-        self.fail_after = fail_after
+    fail_after = None  # a class attribute, not an option: the resumed run has the same inputs
 
     def predict_video(self, item, meta, bench):
-        if self.fail_after is not None and len(FlakyCopy.calls) >= self.fail_after:
+        if FlakyCopy.fail_after is not None and len(FlakyCopy.calls) >= FlakyCopy.fail_after:
             raise Interrupt()
         FlakyCopy.calls.append(item.video.id)
         return super().predict_video(item, meta, bench)
@@ -38,11 +36,12 @@ def synth_cfg():
 def test_run_resumes_after_a_kill_and_matches_evaluate(tmp_path, synth_cfg):
     bench = get_benchmark("davis17")
     FlakyCopy.calls = []
-    r = Runner("_test_flaky_copy", work_dir=str(tmp_path), model_cfg={"fail_after": 2},
-               progress=False, synth_cfg=synth_cfg)
+    FlakyCopy.fail_after = 2
+    r = Runner("_test_flaky_copy", work_dir=str(tmp_path), progress=False, synth_cfg=synth_cfg)
     with pytest.raises(Interrupt):
-        r.run([bench])
+        r.run([bench], keep_going=False)
     assert len(FlakyCopy.calls) == 2
+    FlakyCopy.fail_after = None
     assert not (tmp_path / "_test_flaky_copy" / "davis17" / "metrics.json").exists()
     first = list(FlakyCopy.calls)
     r2 = Runner("_test_flaky_copy", work_dir=str(tmp_path), progress=False, synth_cfg=synth_cfg)

@@ -27,10 +27,15 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from univs_bench.benchmarks import BENCHMARKS
+    from univs_bench.io.lock import work_dir_lock
     from univs_bench.runner import Runner, summary_table
-
     out = Path(args.out)
     work = out / "work"
+    with work_dir_lock(work, wait=True):  # one demo (or run) at a time in this work dir
+        return _demo(args, out, work, Runner, summary_table, BENCHMARKS)
+
+
+def _demo(args, out: Path, work: Path, Runner, summary_table, BENCHMARKS) -> int:
     t0 = time.time()
     models = list(args.models)
     model_cfgs: dict[str, dict] = {}
@@ -41,6 +46,7 @@ def main(argv=None) -> int:
             model_cfgs["univs_tiny"] = {"checkpoint": ckpt}
             import torch
             torch.set_num_threads(1)  # the tiny model runs far faster on one thread than on several
+    failed: dict[str, str] = {}
     for name in models:
         print(f"\n=== {name} ===", flush=True)
         t1 = time.time()
@@ -48,12 +54,18 @@ def main(argv=None) -> int:
         results = runner.run(list(BENCHMARKS.values()))
         print(summary_table(results), flush=True)
         print(f"({name}: {time.time() - t1:.0f}s)", flush=True)
+        failed.update({f"{name}/{k}": r["error"] for k, r in results.items() if r.get("error")})
 
     from univs_bench.report.commands import report_command
     report_command("2", str(work), "md", str(out / "leaderboard.md"), False)
     report_command("2", str(work), "html", str(out / "report.html"), True)
     print(f"\nleaderboard: {out / 'leaderboard.md'}\nreport:      {out / 'report.html'}")
     print(f"demo finished in {time.time() - t0:.0f}s")
+    if failed:
+        print(f"demo: {len(failed)} benchmark run(s) failed:", file=sys.stderr)
+        for k, why in failed.items():
+            print(f"  {k}: {why}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -122,12 +122,30 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
 ]}
 
 
+# Dataset (converter) names and other spellings users meet, accepted wherever a benchmark is.
+ALIASES = {"davis": "davis17", "davis2017": "davis17", "ytvos": "ytvos18", "youtube-vos": "ytvos18",
+           "refdavis": "refdavis17", "ref-davis17": "refdavis17", "ref-ytvos": "refytvos",
+           "ytvis": "ytvis19", "ytvis2019": "ytvis19", "ytvis2021": "ytvis21"}
+
+
+def suggest(name: str, choices) -> str:
+    """`` (did you mean X?)`` for the nearest of ``choices`` to ``name``, or ''."""
+    import difflib
+    choices = list(choices)
+    low = {c.lower(): c for c in choices}
+    near = difflib.get_close_matches(name.lower(), list(low), n=1, cutoff=0.6)
+    return f" (did you mean {low[near[0]]}?)" if near else ""
+
+
 def get_benchmark(name: str) -> Benchmark:
-    """Return the benchmark called ``name``, or raise InputError listing the valid names."""
-    try:
-        return BENCHMARKS[name]
-    except KeyError:
-        raise InputError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}") from None
+    """The benchmark called ``name`` (case-insensitive; dataset names such as ``davis`` are
+    aliases), or InputError suggesting the nearest name and listing the valid ones."""
+    key = str(name).strip().lower()
+    key = ALIASES.get(key, key)
+    if key in BENCHMARKS:
+        return BENCHMARKS[key]
+    raise InputError(f"unknown benchmark {name!r}{suggest(key, list(BENCHMARKS) + list(ALIASES))}; "
+                     f"choose from {', '.join(BENCHMARKS)}")
 
 
 def benchmarks_for_tasks(tasks: str | list[str]) -> list[Benchmark]:
@@ -136,9 +154,11 @@ def benchmarks_for_tasks(tasks: str | list[str]) -> list[Benchmark]:
         return list(BENCHMARKS.values())
     if isinstance(tasks, str):
         tasks = [t for t in tasks.split(",") if t]
+    tasks = [t.strip().lower() for t in tasks]
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
-        raise InputError(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)} or 'all'")
+        raise InputError(f"unknown task(s) {unknown}{suggest(unknown[0], TASKS)}; "
+                         f"choose from {', '.join(TASKS)} or 'all'")
     return [b for b in BENCHMARKS.values() if b.task in tasks]
 
 

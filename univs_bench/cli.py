@@ -36,7 +36,8 @@ def cmd_version(args):
 
 
 def _configure_list(p):
-    p.add_argument("what", choices=["benchmarks", "models", "metrics", "tasks"])
+    p.add_argument("what", choices=["benchmarks", "models", "metrics", "tasks"],
+                   help="benchmarks (names every command takes), models (with tasks and weights), metrics, tasks")
 
 
 @command("list", "list benchmarks, models, metrics or tasks")
@@ -59,10 +60,30 @@ def cmd_list(args):
                 rows.append((b.name, " ".join(b.metrics)))
         print(tabulate(rows, headers=["benchmark", "metrics"]))
     elif args.what == "models":
-        from .registry import list_models
-        names = list_models()
-        print("\n".join(names) if names else "(no models registered)")
+        from .registry import BENCHMARK_MODELS, list_models
+        rows = [_model_row(n, BENCHMARK_MODELS.module_dict[n]) for n in list_models() if not n.startswith("_")]
+        print(tabulate(rows, headers=["model", "tasks", "weights", "description"]) if rows
+              else "(no models registered)")
     return 0
+
+
+def _model_row(name: str, cls) -> tuple:
+    """`list models`: name, tasks, whether weights are needed, the docstring's first line."""
+    from .benchmarks import TASKS
+    tasks = [t for t in TASKS if t in getattr(cls, "tasks", ())]
+    if getattr(cls, "replays_files", False):
+        weights = "- (pred_root=DIR, --data-root)"
+    elif name == "univs_tiny":
+        weights = "trained on first use (or --checkpoint)"
+    elif hasattr(cls, "_default_checkpoint"):
+        weights = "--checkpoint (or weights=random)"
+    else:
+        weights = "-"
+    doc = (cls.__doc__ or "").strip().splitlines()
+    desc = doc[0].split(". ")[0].rstrip(".") + "." if doc else ""  # the first sentence
+    if getattr(cls, "uses_gt", False):
+        desc += " [reads GT: a reference, not a method]"
+    return name, ",".join(tasks) if len(tasks) < len(TASKS) else "all", weights, desc
 
 
 cmd_list.configure = _configure_list
@@ -72,14 +93,15 @@ cmd_list.configure = _configure_list
 def _configure_synth(p):
     p.add_argument("--out", required=True, help="output folder; one sub-folder per benchmark")
     p.add_argument("--benchmarks", nargs="+", default=None, help="subset (default: all twelve)")
-    p.add_argument("--videos", type=int, default=None, help="videos per benchmark")
-    p.add_argument("--frames", type=int, default=None, help="frames per video")
+    p.add_argument("--videos", type=int, default=None, help="videos per split (train and val each; default 4)")
+    p.add_argument("--frames", type=int, default=None, help="frames per video (default 10)")
     p.add_argument("--size", default=None, help="frame size HxW, e.g. 96x160")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
 @command("synth", "write the synthetic suite in every benchmark's official layout")
 def cmd_synth(args):
+    from .benchmarks import get_benchmark
     from .synthetic import SynthConfig, write_suite
     kw = {}
     if args.videos is not None:
@@ -93,7 +115,8 @@ def cmd_synth(args):
             raise InputError(f"--size {args.size!r}: expected HxW such as 96x160") from None
         kw["size"] = (h, w)
     cfg = SynthConfig(seed=args.seed, **kw)
-    written = write_suite(args.out, benchmarks=args.benchmarks, cfg=cfg)
+    benches = [get_benchmark(b).name for b in args.benchmarks] if args.benchmarks else None
+    written = write_suite(args.out, benchmarks=benches, cfg=cfg)
     for name, path in written.items():
         print(f"{name:12s} {path}")
     return 0
@@ -151,24 +174,40 @@ cmd_evaluate.configure = _configure_evaluate
 
 # --------------------------------------------------------------------------- convert
 def _configure_convert(p):
-    p.add_argument("dataset", help="converter name: davis, mose, ytvos, ytvis19, ytvis21, ovis, vspw, vipseg, "
-                                   "burst, refytvos, refdavis, viposeg")
-    p.add_argument("--root", required=True, help="the dataset's official raw layout")
-    p.add_argument("--split", required=True)
+    p.add_argument("benchmark", help="a name of `univs-bench list benchmarks` (dataset names such as davis, "
+                                     "ytvos, refdavis are accepted too)")
+    p.add_argument("--root", required=True, help="the dataset's official raw layout (the folder `run --data-root "
+                                                 "DIR` expects as DIR/<benchmark>, or its inner DAVIS/, "
+                                                 "VSPW_480p/, VIPSeg_720P/ folder)")
+    p.add_argument("--split", required=True, help="train, val (= valid: both name the validation split), "
+                                                  "valid_full (a dev split), ...")
     p.add_argument("--out", required=True, help="MMEngine annotation file {metainfo, data_list}")
     p.add_argument("--skip-bad", action="store_true", help="skip (and list) malformed videos")
-    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V",
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V",
                    help="converter options, e.g. unsupervised=True resolution=Full-Resolution")
 
 
 @command("convert", "convert an official dataset layout to the unified schema")
 def cmd_convert(args):
+    from .benchmarks import get_benchmark
+    from .data_converters import bench_data, canonical_split, converter_name
     from .registry import CONVERTERS
     CONVERTERS.import_from_location()
-    if CONVERTERS.get(args.dataset) is None:
-        raise InputError(f"unknown dataset {args.dataset!r}; choose from {', '.join(sorted(CONVERTERS.module_dict))}")
-    conv = CONVERTERS.build(dict(type=args.dataset, **parse_cfg_options(args.cfg_options)))
-    report = conv.convert(args.root, args.split, args.out, skip_bad=args.skip_bad)
+    bench = get_benchmark(args.benchmark)
+    name = converter_name(bench.name)
+    root = Path(args.root)
+    inner = bench_data(bench.name).data
+    if inner != "." and (root / inner).is_dir():
+        root = root / inner  # the benchmark folder given: use its inner dataset folder
+    conv = CONVERTERS.build(dict(type=name, **parse_cfg_options(args.cfg_options)))
+    split = canonical_split(bench.name, args.split)
+    try:
+        report = conv.convert(str(root), split, args.out, skip_bad=args.skip_bad)
+    except (InputError, FileNotFoundError) as e:
+        found = _splits_present(root)
+        if found and split not in found:
+            raise InputError(f"{e}; split {split!r} not found: {root} has {', '.join(found)}") from None
+        raise
     print(report.summary())
     for vid, why in report.skipped:
         print(f"skipped {vid}: {why}")
@@ -178,28 +217,46 @@ def cmd_convert(args):
 cmd_convert.configure = _configure_convert
 
 
+def _splits_present(root: Path) -> list[str]:
+    """Split names a raw layout seems to hold: split folders/jsons, or DAVIS-style ImageSets lists."""
+    names = set()
+    for pat in ("ImageSets/*/*.txt", "*/ImageSets/*/*.txt", "*.txt"):
+        names.update(p.stem for p in root.glob(pat))
+    names.update(p.name for p in root.glob("annotations/*") if p.is_dir())  # BURST
+    for p in root.iterdir() if root.is_dir() else []:
+        stem = p.name.split(".")[0]
+        for s in ("train", "valid_full", "valid", "val", "test"):
+            if stem == s or stem.endswith("_" + s) or stem.startswith(s + "_"):
+                names.add(s)
+    return sorted(n for n in names if n.lower() not in ("readme",))
+
+
 # --------------------------------------------------------------------------- split
 def _configure_split(p):
-    p.add_argument("dataset", help="ytvis19, ytvis21, ovis, ytvos (ytvos18), mose or refytvos")
+    p.add_argument("benchmark", help="a server-only benchmark: ytvis19, ytvis21, ovis, ytvos18, mose or refytvos")
     p.add_argument("--root", required=True, help="the dataset's official raw layout (with its train split)")
-    p.add_argument("--fraction", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True)
+    p.add_argument("--fraction", type=float, default=0.1, help="share of the train videos held out (default 0.1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the held-out choice (default 0)")
+    p.add_argument("--out", required=True, help="the dev-split dataset folder to write (usable as "
+                                                "DIR/<benchmark> of `run --data-root DIR`)")
     p.add_argument("--copy", action="store_true", help="copy frames instead of linking them")
 
 
 @command("split", "hold out a category-balanced dev split of a training set, with full GT, in the official layout")
 def cmd_split(args):
-    if args.dataset in ("ytvis19", "ytvis21", "ovis"):
+    from .benchmarks import get_benchmark
+    from .data_converters import SERVER_ONLY
+    bench = get_benchmark(args.benchmark).name
+    if bench not in SERVER_ONLY:
+        raise InputError(f"split: {bench} has public validation GT; a dev split is made only for the "
+                         f"server-only benchmarks {', '.join(SERVER_ONLY)}")
+    if bench in ("ytvis19", "ytvis21", "ovis"):
         from .data_converters.split import split_dataset
-        summary = split_dataset(args.dataset, args.root, fraction=args.fraction, seed=args.seed,
+        summary = split_dataset(bench, args.root, fraction=args.fraction, seed=args.seed,
                                 out=args.out, copy=args.copy)
     else:
-        try:
-            from .data_converters.split_vos import split_vos_dataset
-        except ImportError:
-            raise InputError(f"split: dataset {args.dataset!r} is not supported") from None
-        name = {"ytvos18": "ytvos"}.get(args.dataset, args.dataset)
+        from .data_converters.split_vos import split_vos_dataset
+        name = {"ytvos18": "ytvos"}.get(bench, bench)
         summary = split_vos_dataset(name, args.root, args.fraction, args.seed, args.out, copy=args.copy)
     for k, v in summary.items():
         print(f"{k}: {v}")
@@ -210,29 +267,133 @@ cmd_split.configure = _configure_split
 
 
 # --------------------------------------------------------------------------- run
+def _default_threads() -> int:
+    """CPU threads for inference: half the cores, at most 4. More threads than that slow the small
+    models down on a shared machine (univs_tiny ran 4-14x slower with torch's default)."""
+    import os
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+def _add_run_options(p, work_dir: str):
+    p.add_argument("--tasks", default="all", help="all, or a comma list of vis,vss,vps,vos,refvos,pvos (default all)")
+    p.add_argument("--benchmarks", nargs="+", default=None,
+                   help="names from `univs-bench list benchmarks` (default: every benchmark of --tasks)")
+    p.add_argument("--data-root", default=None, help="folder with one official raw layout per benchmark "
+                                                     "(DIR/<benchmark>/); default: the built-in synthetic suite, "
+                                                     "written under the work dir")
+    p.add_argument("--checkpoint", default=None, help="model weights (.pth; an official UniVS checkpoint after "
+                                                      "`univs-bench convert-checkpoint`, or one of `train`)")
+    p.add_argument("--work-dir", default=work_dir, help=f"where everything is written (default {work_dir}); "
+                                                        "results: WORK/<name>/<benchmark>/metrics.json")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE.py",
+                   help="import this module (dotted name or .py path) first, so that the models it registers "
+                        "can be named by --model; repeatable")
+    p.add_argument("--force", action="store_true",
+                   help="recompute every selected benchmark even if its stored result has the same inputs")
+    p.add_argument("--wait", action="store_true", help="if another run holds the work dir, wait for it "
+                                                       "instead of exiting")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for inference (default: $OMP_NUM_THREADS if set, else half the cores, "
+                        "at most 4)")
+
+
 def _configure_run(p):
-    p.add_argument("--model", required=True, help="a name from `univs-bench list models`")
-    p.add_argument("--tasks", default="all", help="all, or a comma list of vis,vss,vps,vos,refvos,pvos")
-    p.add_argument("--benchmarks", nargs="+", default=None, help="subset of the tasks' benchmarks")
-    p.add_argument("--data-root", default=None, help="folder with one official raw layout per benchmark; "
-                                                     "default: the built-in synthetic suite")
-    p.add_argument("--checkpoint", default=None)
-    p.add_argument("--work-dir", default="work_dirs")
-    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V", help="model options")
-    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
-    p.add_argument("--name", default=None, help="results folder name under the work dir (default: the model)")
-    p.add_argument("--synth-videos", type=int, default=None, help="synthetic suite: videos per split")
-    p.add_argument("--synth-frames", type=int, default=None, help="synthetic suite: frames per video")
+    p.add_argument("--model", required=True, help="a name from `univs-bench list models` (or one --plugin registers)")
+    _add_run_options(p, "work_dirs")
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V", help="model options, e.g. "
+                   "pred_root=PRED for --model results, weights=random, tracker=similarity")
+    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
+                   help="distributed inference: pytorch under torchrun (tools/dist_run.sh), slurm under srun "
+                        "(tools/slurm_run.sh); default none")
+    p.add_argument("--name", default=None, help="results folder under the work dir (default: the model name); "
+                                                "give each competitor of --model results its own")
+    p.add_argument("--synth-videos", type=int, default=None, help="synthetic suite: videos per split (default 4)")
+    p.add_argument("--synth-frames", type=int, default=None, help="synthetic suite: frames per video (default 10)")
 
 
-@command("run", "run a model over benchmarks: predict, write official files, score (resumable)")
-def cmd_run(args):
+def select_benchmarks(tasks: str, names: list[str] | None) -> list:
+    """``--tasks``/``--benchmarks`` -> benchmarks; InputError when the selection is empty or a
+    named benchmark is outside the named tasks."""
     from .benchmarks import benchmarks_for_tasks, get_benchmark
-    from .runner import Runner, dist_info, init_launcher, summary_table
-    benches = benchmarks_for_tasks(args.tasks)
-    if args.benchmarks:
-        wanted = [get_benchmark(b) for b in args.benchmarks]
-        benches = [b for b in wanted if b in benches] if args.tasks != "all" else wanted
+    in_tasks = benchmarks_for_tasks(tasks)
+    if not names:
+        if not in_tasks:
+            raise InputError(f"--tasks {tasks}: no benchmark selected")
+        return in_tasks
+    wanted = [get_benchmark(n) for n in dict.fromkeys(get_benchmark(b).name for b in names)]
+    outside = [b for b in wanted if b.name not in {t.name for t in in_tasks}]
+    if outside:
+        b = outside[0]
+        raise InputError(f"{b.name} is a {b.task} benchmark, not in --tasks {tasks}; drop --tasks or add {b.task}")
+    return wanted
+
+
+def _set_threads(n: int | None) -> None:
+    """Inference threads: ``n``, else $OMP_NUM_THREADS when set, else :func:`_default_threads`."""
+    import os
+    if n is None:
+        if os.environ.get("OMP_NUM_THREADS"):
+            return
+        n = _default_threads()
+    if n < 1:
+        raise InputError(f"--threads {n}: must be at least 1")
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    else:  # torch reads these when a model imports it later
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(n)
+
+
+def _check_launcher(launcher: str, what: str = "run") -> None:
+    """One line, not a torch.distributed traceback, when the launcher's environment is missing."""
+    import os
+    if launcher == "pytorch" and not all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR")):
+        use = "tools/dist_run.sh NPROC run-options..." if what == "run" else "tools/dist_train.sh CONFIG NUM_GPUS ..."
+        raise InputError(f"--launcher pytorch needs torchrun (RANK, WORLD_SIZE, MASTER_ADDR unset): use {use}")
+    if launcher == "slurm" and "SLURM_PROCID" not in os.environ:
+        raise InputError(f"--launcher slurm needs srun (SLURM_PROCID unset): use tools/slurm_{what}.sh")
+
+
+def _submitted(pred_root: Path, benches: list) -> list:
+    """``--model results`` without ``--benchmarks``: the benchmarks ``pred_root`` holds a submission of."""
+    if not pred_root.is_dir():
+        raise InputError(f"{pred_root}: pred_root folder not found")
+    have = [b for b in benches if any((pred_root / f"{b.name}{ext}").exists() for ext in ("", ".json", ".zip"))]
+    if not have:
+        raise InputError(f"{pred_root} holds no submission named after a benchmark (<benchmark>/, "
+                         f"<benchmark>.json or <benchmark>.zip with names from `univs-bench list benchmarks`)")
+    print(f"[results] submissions found in {pred_root}: {', '.join(b.name for b in have)}", file=sys.stderr)
+    return have
+
+
+def _finish(results: dict, work_dir, name: str = "<name>", seconds: float | None = None) -> int:
+    """Print the summary and the next command; exit status 1 if any benchmark failed."""
+    from .runner import summary_table
+    print(summary_table(results))
+    failed = {k: r["error"] for k, r in results.items() if r.get("error")}
+    ok = [k for k, r in results.items() if r and not r.get("error")]
+    counts = {"scored": sum(1 for k in ok if results[k].get("metrics") is not None and not results[k].get("reused")),
+              "reused": sum(1 for k in ok if results[k].get("reused")),
+              "server-only": sum(1 for k in ok if results[k].get("metrics") is None), "failed": len(failed)}
+    took = f" in {seconds:.1f} s" if seconds is not None else ""
+    print(f"[run] {name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + took, file=sys.stderr)
+    if ok:
+        print(f"results: {work_dir}/{name}/<benchmark>/metrics.json\nnext: univs-bench report --results {work_dir}")
+    if failed:
+        print(f"univs-bench: {len(failed)} of {len(results)} benchmark(s) failed:", file=sys.stderr)
+        for k, why in failed.items():
+            print(f"  {k}: {why}", file=sys.stderr)
+        return 1
+    return 0
+
+
+@command("run", "run a model over benchmarks: predict, write official files, score (resumable; results are "
+                "reused only when made from the same inputs)")
+def cmd_run(args):
+    from .registry import load_plugin
+    from .runner import Runner, dist_info, init_launcher
+    for spec in args.plugin:
+        load_plugin(spec)
+    benches = select_benchmarks(args.tasks, args.benchmarks)
     model_cfg = parse_cfg_options(args.cfg_options)
     if args.checkpoint:
         model_cfg["checkpoint"] = args.checkpoint
@@ -241,22 +402,30 @@ def cmd_run(args):
         from .synthetic import SynthConfig
         kw = {k: v for k, v in (("videos", args.synth_videos), ("frames", args.synth_frames)) if v}
         synth_cfg = SynthConfig(**kw)
+    from .registry import find_model
+    cls = find_model(args.model)  # a typo fails before any launcher or training
+    if getattr(cls, "replays_files", False) and not args.benchmarks and model_cfg.get("pred_root"):
+        benches = _submitted(Path(str(model_cfg["pred_root"])), benches)
+    _check_launcher(args.launcher)
     init_launcher(args.launcher)
     if args.model == "univs_tiny" and "checkpoint" not in model_cfg and model_cfg.get("weights") != "random":
         # trains on the synthetic suite once (a few CPU minutes), then loads the cached weights
+        from .io.lock import work_dir_lock
         from .models.univs_zoo import ensure_tiny_checkpoint
         if dist_info()[0] == 0:
-            model_cfg["checkpoint"] = ensure_tiny_checkpoint(args.work_dir)
+            with work_dir_lock(args.work_dir, wait=args.wait):
+                model_cfg["checkpoint"] = ensure_tiny_checkpoint(args.work_dir)
         from .runner import barrier
         barrier()
         model_cfg.setdefault("checkpoint", str(Path(args.work_dir) / "univs_tiny_train" / "univs_tiny.pth"))
     runner = Runner(args.model, work_dir=args.work_dir, data_root=args.data_root, model_cfg=model_cfg,
-                    synth_cfg=synth_cfg, name=args.name)
+                    synth_cfg=synth_cfg, name=args.name, force=args.force, wait=args.wait)
+    _set_threads(args.threads)
+    t0 = time.time()
     results = runner.run(benches)
-    if dist_info()[0] == 0:
-        print(summary_table(results))
-        print(f"results: {runner.work_dir / runner.name}/<benchmark>/metrics.json")
-    return 0
+    if dist_info()[0] != 0:
+        return 0
+    return _finish(results, runner.work_dir, runner.name, time.time() - t0)
 
 
 cmd_run.configure = _configure_run
@@ -317,15 +486,20 @@ cmd_visualize.configure = _configure_visualize
 # --------------------------------------------------------------------------- train / config
 def _configure_train(p):
     p.add_argument("config", help="an MMEngine config, e.g. configs/univs/univs_r50_stage2.py")
-    p.add_argument("--work-dir", default=None)
+    p.add_argument("--work-dir", default=None, help="checkpoints, logs and the config's synthetic data "
+                                                    "(default work_dirs/<config name>)")
     p.add_argument("--resume", nargs="?", const=True, default=False,
                    help="resume from the latest checkpoint of the work dir, or from the given file")
-    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V")
-    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V",
+                   help="config overrides, e.g. train_cfg.max_iters=40")
+    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
+                   help="distributed training: pytorch under torchrun (tools/dist_train.sh), slurm under srun "
+                        "(tools/slurm_train.sh); default none")
 
 
 @command("train", "train a model from an MMEngine config (checkpoints save and resume under torch >= 2.6)")
 def cmd_train(args):
+    _check_launcher(args.launcher, "train")
     from .train import train
     train(args.config, work_dir=args.work_dir, resume=args.resume,
           cfg_options=parse_cfg_options(args.cfg_options), launcher=args.launcher)
@@ -338,7 +512,7 @@ cmd_train.configure = _configure_train
 def _configure_config(p):
     p.add_argument("action", choices=["print"])
     p.add_argument("config")
-    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V")
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V")
 
 
 @command("config", "`config print CONFIG`: the resolved config")
@@ -360,8 +534,21 @@ def _configure_convert_checkpoint(p):
 
 @command("convert-checkpoint", "convert an official UniVS checkpoint; reports renamed and dropped keys")
 def cmd_convert_checkpoint(args):
-    from .models.univs.checkpoint import convert_checkpoint_file
-    report = convert_checkpoint_file(args.src, args.dst, use_ema=not args.no_ema)
+    import torch
+
+    from .io.atomic import atomic_path
+    from .models.univs.checkpoint import convert_official_state_dict, load_checkpoint_file
+    try:
+        data = load_checkpoint_file(args.src)
+    except ValueError as e:  # not a weights-only file
+        raise InputError(str(e)) from None
+    sd, report = convert_official_state_dict(data, use_ema=not args.no_ema)
+    if not sd:
+        dropped = report.get("dropped", [])
+        raise InputError(f"{args.src}: no UniVS parameter in this file ({len(dropped)} key(s) dropped, e.g. "
+                         f"{dropped[:3]}); is it an official UniVS checkpoint? nothing written")
+    with atomic_path(args.dst) as tmp:  # the layout of models.univs.checkpoint.convert_checkpoint_file
+        torch.save({"state_dict": sd, "meta": {"source": str(args.src), "ema_used": report["ema_used"]}}, str(tmp))
     for k, v in report.items():
         print(f"{k}: {v}")
     return 0
@@ -384,36 +571,50 @@ def _configure_ablate(p):
     p.add_argument("--model", required=True, help="e.g. univs_r50, univs_tiny")
     p.add_argument("--variants", nargs="+", default=list(ABLATIONS),
                    help=f"names from {list(ABLATIONS)} or NAME:k=v,k=v (the first is the baseline)")
-    p.add_argument("--tasks", default="all")
-    p.add_argument("--benchmarks", nargs="+", default=None)
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--checkpoint", default=None)
-    p.add_argument("--work-dir", default="work_dirs/ablation")
-    p.add_argument("--cfg-options", nargs="*", default=[], metavar="K=V", help="options shared by all variants")
+    _add_run_options(p, "work_dirs/ablation")
+    p.add_argument("--cfg-options", nargs="*", action="extend", default=[], metavar="K=V", help="options shared by all variants")
 
 
 @command("ablate", "run model variants (Table 3 switches) over benchmarks; feed `report --table ablation`")
 def cmd_ablate(args):
-    from .benchmarks import benchmarks_for_tasks, get_benchmark
+    from .registry import find_model, load_plugin
     from .runner import Runner
-    benches = [get_benchmark(b) for b in args.benchmarks] if args.benchmarks else benchmarks_for_tasks(args.tasks)
+    for spec in args.plugin:
+        load_plugin(spec)
+    benches = select_benchmarks(args.tasks, args.benchmarks)
+    find_model(args.model)
     common = parse_cfg_options(args.cfg_options)
     if args.checkpoint:
         common["checkpoint"] = args.checkpoint
-    for i, spec in enumerate(args.variants):
+    variants = []  # all checked before anything runs
+    for spec in args.variants:
         name, _, opts = spec.partition(":")
         if opts:
-            variant = {**ABLATION_DEFAULTS, **parse_cfg_options(opts.split(","))}
+            variants.append((name, {**ABLATION_DEFAULTS, **parse_cfg_options(opts.split(","))}))
         elif name in ABLATIONS:
-            variant = {**ABLATION_DEFAULTS, **ABLATIONS[name]}
+            variants.append((name, {**ABLATION_DEFAULTS, **ABLATIONS[name]}))
         else:
             raise InputError(f"--variants {spec!r}: not one of {list(ABLATIONS)} and no NAME:k=v given")
-        label = f"{args.model}-{name}"
-        print(f"=== {label} {variant}")
-        Runner(args.model, work_dir=args.work_dir, data_root=args.data_root, model_cfg={**common, **variant},
-               name=label, model_meta={"variant": variant, "baseline": i == 0}).run(benches)
+    from .io.lock import work_dir_lock
+    failed: dict = {}
+    with work_dir_lock(args.work_dir, wait=args.wait):  # the variants are one experiment
+        for i, (name, variant) in enumerate(variants):
+            label = f"{args.model}-{name}"
+            print(f"=== {label} {variant}", flush=True)
+            runner = Runner(args.model, work_dir=args.work_dir, data_root=args.data_root,
+                            model_cfg={**common, **variant}, name=label,
+                            model_meta={"variant": variant, "baseline": i == 0}, force=args.force, wait=args.wait)
+            _set_threads(args.threads)
+            res = runner.run(benches)
+            failed.update({f"{label}/{k}": r for k, r in res.items() if r.get("error")})
     from .report.commands import report_command
-    return report_command("ablation", args.work_dir, "md", None, False)
+    rc = report_command("ablation", args.work_dir, "md", None, False)
+    if failed:
+        print(f"univs-bench: {len(failed)} run(s) failed:", file=sys.stderr)
+        for k, r in failed.items():
+            print(f"  {k}: {r['error']}", file=sys.stderr)
+        return 1
+    return rc
 
 
 cmd_ablate.configure = _configure_ablate
@@ -468,7 +669,10 @@ def main(argv=None) -> int:
             _error(prog, str(e))
             return 2
         except FileNotFoundError as e:
-            _error(prog, f"file not found: {e.filename}" if e.filename else str(e))
+            msg = f"{e.filename}: file not found" if e.filename else str(e)
+            if "not found" not in msg:
+                msg = f"file not found: {msg}"
+            _error(prog, msg)
             return 2
         except OSError as e:
             if e.filename is None or args.debug:
@@ -478,8 +682,12 @@ def main(argv=None) -> int:
                 return 1
             _error(prog, f"{e.filename}: {e.strerror or e}")
             return 2
-        except KeyboardInterrupt:
-            print(f"{prog}: interrupted after {time.time() - t0:.1f}s", file=sys.stderr)
+        except KeyboardInterrupt as e:
+            where = ""
+            if getattr(e, "bench", None):  # runner.BenchmarkInterrupted
+                where = (f"; {e.bench}: {e.done}/{e.total} videos saved under {e.out_dir}; "
+                         "rerun the same command to resume")
+            print(f"{prog}: interrupted after {time.time() - t0:.1f}s{where}", file=sys.stderr)
             return 130
         except Exception as e:  # noqa: BLE001 (the last resort: one line, not a traceback)
             if args.debug:

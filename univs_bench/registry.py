@@ -46,9 +46,83 @@ BENCHMARK_MODELS = Registry("benchmark model", scope=SCOPE,
                             locations=["univs_bench.models.zoo", "univs_bench.models.univs_zoo"])
 
 
+ENTRY_POINT_GROUP = "univs_bench.models"
+_entry_points_loaded = False
+
+
+def load_entry_points() -> None:
+    """Import the modules of installed packages that declare models in the
+    ``univs_bench.models`` entry-point group (``[project.entry-points."univs_bench.models"]
+    my_model = "my_pkg.models"``); a plug-in that fails to import is named, never fatal."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    import sys
+    from importlib.metadata import entry_points
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as e:  # noqa: BLE001 -- a broken third-party plug-in must not stop the tool
+            print(f"univs-bench: warning: plug-in {ep.name} ({ep.value}) failed to import: "
+                  f"{type(e).__name__}: {e}", file=sys.stderr)
+
+
+def load_plugin(spec: str) -> None:
+    """Import a user's model module: a dotted module name, or a path to a ``.py`` file
+    (``--plugin colour_model.py``); its ``@BENCHMARK_MODELS.register_module`` calls register it."""
+    import importlib
+    import importlib.util
+    import os
+    import sys
+
+    from .errors import InputError
+    if spec.endswith(".py") or os.sep in spec:
+        path = os.path.abspath(spec)
+        if not os.path.isfile(path):
+            raise InputError(f"--plugin {spec}: file not found")
+        name = "univs_bench_plugin_" + os.path.splitext(os.path.basename(path))[0]
+        mod_spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(mod_spec)
+        sys.modules[name] = mod
+        sys.path.insert(0, os.path.dirname(path))  # its own sibling imports
+        try:
+            mod_spec.loader.exec_module(mod)
+        finally:
+            sys.path.remove(os.path.dirname(path))
+        return
+    sys.path.insert(0, os.getcwd())  # like `python -m`: modules beside the user
+    try:
+        importlib.import_module(spec)
+    except ModuleNotFoundError as e:
+        if e.name and spec.startswith(e.name):
+            raise InputError(f"--plugin {spec}: no module named {e.name!r} (give a module importable from "
+                             "here or a path to a .py file)") from None
+        raise
+    finally:
+        sys.path.remove(os.getcwd())
+
+
+def find_model(name: str):
+    """The class registered as ``name`` (built-ins, then entry points), or InputError with the
+    nearest name."""
+    from .errors import InputError
+    if name not in BENCHMARK_MODELS.module_dict:
+        BENCHMARK_MODELS.import_from_location()
+    if name not in BENCHMARK_MODELS.module_dict:
+        load_entry_points()
+    cls = BENCHMARK_MODELS.module_dict.get(name)
+    if cls is None:
+        from .benchmarks import suggest
+        raise InputError(f"unknown model {name!r}{suggest(name, BENCHMARK_MODELS.module_dict)}; "
+                         "`univs-bench list models` shows the choices (your own model: --plugin MODULE_OR_FILE.py)")
+    return cls
+
+
 def list_models() -> list[str]:
-    """Names usable as ``univs-bench run --model NAME``."""
+    """Names usable as ``univs-bench run --model NAME`` (built-ins and installed plug-ins)."""
     BENCHMARK_MODELS.import_from_location()
+    load_entry_points()
     return sorted(BENCHMARK_MODELS.module_dict)
 
 

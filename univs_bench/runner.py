@@ -90,13 +90,93 @@ def init_launcher(launcher: str) -> None:
         dist.init_process_group(backend="gloo", init_method="env://")
 
 
+JSON_SUBMISSIONS = ("ytvis19", "ytvis21", "ovis", "burst")  # one json (or a zip of it) per submission
+_SKIP_FINGERPRINT = ("train",)  # folders a validation conversion never reads
+
+
+class BenchmarkInterrupted(KeyboardInterrupt):
+    """Ctrl-C inside a benchmark: says how far it got (``done`` of ``total`` videos saved)."""
+
+    def __init__(self, bench: str, done: int, total: int, out_dir: Path):
+        super().__init__(bench)
+        self.bench, self.done, self.total, self.out_dir = bench, done, total, out_dir
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def tree_fingerprint(root: Path) -> str:
+    """sha256 of (relative path, size, mtime) of the files under ``root``, ``train*`` folders
+    skipped: cheap enough for a real dataset, and changes when a file is added, removed or
+    rewritten."""
+    h = hashlib.sha256()
+    if root.is_file():
+        st = root.stat()
+        h.update(f"{root.name}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        return h.hexdigest()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(_SKIP_FINGERPRINT) and not d.startswith("."))
+        rel = os.path.relpath(dirpath, root)
+        for n in sorted(filenames):
+            if n.startswith("."):
+                continue
+            try:
+                st = os.stat(os.path.join(dirpath, n))
+            except OSError:
+                continue
+            h.update(f"{rel}/{n}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def ensure_synthetic(synth_dir: str | os.PathLike, bench: str, cfg=None, log=None) -> Path:
+    """``synth_dir/<bench>``: the synthetic suite's benchmark, written (atomically) unless its
+    ``.complete`` marker records the same :class:`~univs_bench.synthetic.SynthConfig`. Callers
+    hold the work dir's lock."""
+    from dataclasses import asdict
+
+    from .synthetic import SynthConfig, write_benchmark
+    cfg = cfg or SynthConfig()
+    root = Path(synth_dir) / bench
+    want = json.dumps(_jsonable(asdict(cfg)), sort_keys=True)
+    done = root / ".complete"
+    if not done.is_file() or done.read_text().strip() != want:
+        (log or _log)(f"[{bench}] no --data-root: writing the synthetic suite to {root}")
+        write_benchmark(str(synth_dir), bench, cfg)  # replaces the folder atomically
+        atomic_write_text(done, want + "\n")
+    return root
+
+
+def _code_version() -> str:
+    import subprocess
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return f"{__version__}+{commit}" if commit else __version__
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
 class Runner:
-    """Run one model over benchmarks; see the module docstring."""
+    """Run one model over benchmarks; see the module docstring.
+
+    A finished benchmark (``WORK/<name>/<benchmark>/metrics.json``) and the per-video
+    predictions of an interrupted one are reused only when their inputs (:meth:`inputs`: model
+    and options, checkpoint sha256, data location and content, replayed predictions, code
+    version) equal this run's; otherwise that benchmark's folder is discarded and recomputed,
+    with one line saying why. ``force`` recomputes regardless. The work dir is locked for the
+    run (:func:`univs_bench.io.lock.work_dir_lock`; ``wait`` waits for another holder).
+    """
 
     def __init__(self, model_name: str, work_dir: str = "work_dirs", data_root: str | None = None,
                  model_cfg: dict | None = None, progress: bool = True, synth_cfg=None,
-                 name: str | None = None, model_meta: dict | None = None):
-        from .registry import BENCHMARK_MODELS
+                 name: str | None = None, model_meta: dict | None = None, force: bool = False,
+                 wait: bool = False, log=None, progress_every: int | None = None):
+        from .registry import BENCHMARK_MODELS, find_model
         from .registry import build as build_in_scope
         self.model_name = model_name
         self.name = name or model_name  # results go to WORK/<name>/ (a variant gets its own name)
@@ -104,13 +184,20 @@ class Runner:
         self.work_dir = Path(work_dir)
         self.data_root = Path(data_root) if data_root else None
         self.model_cfg = dict(model_cfg or {})
-        if model_name not in BENCHMARK_MODELS.module_dict:
-            BENCHMARK_MODELS.import_from_location()
-        if BENCHMARK_MODELS.get(model_name) is None:
-            raise InputError(f"unknown model {model_name!r}; `univs-bench list models` shows the choices")
+        cls = find_model(model_name)
+        check_model_options(model_name, cls, self.model_cfg)
+        if getattr(cls, "replays_files", False) and self.data_root is None:
+            raise InputError(f"--model {model_name} scores existing prediction files: give --data-root DIR with "
+                             "the data they answer (DIR/<benchmark>/ in the official layout); they are never "
+                             "scored against the built-in synthetic suite")
         self.model = build_in_scope(BENCHMARK_MODELS, dict(type=model_name, **self.model_cfg))
         self.progress = progress
         self.synth_cfg = synth_cfg
+        self.force, self.wait = force, wait
+        self.log = log or _log
+        self.progress_every = progress_every
+        self._sha_cache: dict = {}
+        self._code = None
 
     # ------------------------------------------------------------------ data
     def bench_root(self, bench: Benchmark) -> Path:
@@ -122,17 +209,17 @@ class Runner:
         synth = self.work_dir / "_synthetic"
         root = synth / bench.name
         rank, _ = dist_info()
-        if not (root / ".complete").exists() and rank == 0:
-            from .synthetic import SynthConfig, write_suite
-            write_suite(str(synth), benchmarks=[bench.name], cfg=self.synth_cfg or SynthConfig())
-            (root / ".complete").write_text("ok\n")
+        if rank == 0:
+            ensure_synthetic(synth, bench.name, self.synth_cfg, self.log)
         barrier()
         return root
 
     def annotations(self, bench: Benchmark, spec: BenchData, root: Path) -> AnnotationFile:
-        """The converted split, cached in the work dir keyed by the raw data's location."""
+        """The converted split, cached in the work dir keyed by the raw data's location and a
+        fingerprint of its files (:func:`tree_fingerprint`)."""
         from .registry import CONVERTERS
-        key = hashlib.sha256(str((root / spec.data).resolve()).encode()).hexdigest()[:10]
+        src = (root / spec.data).resolve()
+        key = hashlib.sha256(f"{src}\0{spec.split}\0{tree_fingerprint(src)}".encode()).hexdigest()[:12]
         cache = self.work_dir / "_data" / f"{bench.name}_{spec.split}_{key}.json"
         rank, _ = dist_info()
         if not cache.exists() and rank == 0:
@@ -140,51 +227,145 @@ class Runner:
             CONVERTERS.import_from_location()
             conv = CONVERTERS.build(dict(type=name, **kw))
             rep = conv.convert(str(root / spec.data), spec.split, str(cache), progress=self.progress)
-            print(f"[{bench.name}] converted {rep.summary()}", file=sys.stderr)
+            self.log(f"[{bench.name}] converted {bench.name}/{rep.summary().split('/', 1)[1]}")
         barrier()
         self._ann_sha256 = _hash_file(cache)
         return AnnotationFile.load(str(cache))
+
+    def replay_source(self, bench: Benchmark) -> Path:
+        """The competitor's submission for ``bench``: ``PRED/<benchmark>`` (a folder, a json or a
+        zip, as uploaded), ``PRED/<benchmark>.json|.zip``, or a folder holding only the zip; for
+        the json benchmarks a folder must hold exactly one json or zip (``results.json``/
+        ``pred.json`` preferred). Zips of PNG submissions need an evaluator that reads zips."""
+        pred_root = getattr(self.model, "pred_root", None)
+        if not pred_root:
+            raise InputError(f"--model {self.model_name} needs --cfg-options pred_root=DIR, where "
+                             f"DIR/<benchmark>/ holds each benchmark's official submission")
+        base = Path(pred_root)
+        if not base.is_dir():
+            raise InputError(f"{base}: pred_root folder not found")
+        cands = [base / bench.name, base / f"{bench.name}.json", base / f"{bench.name}.zip"]
+        found = next((c for c in cands if c.exists()), None)
+        if found is None:
+            raise InputError(f"{base / bench.name}: no predictions of {bench.name} under pred_root "
+                             f"(expected {bench.pred_layout}, as a folder, a json or a zip)")
+        visible = [f for f in found.iterdir() if not f.name.startswith(".")] if found.is_dir() else []
+        if len(visible) == 1 and visible[0].is_file() and visible[0].suffix.lower() == ".zip":
+            return visible[0]  # the upload zip, kept in the benchmark's folder
+        if found.is_dir() and bench.name in JSON_SUBMISSIONS:
+            files = sorted(f for f in found.iterdir() if f.is_file() and not f.name.startswith(".")
+                           and f.suffix.lower() in (".json", ".zip"))
+            named = [f for f in files if f.name in ("results.json", "pred.json")]
+            if len(named) == 1 or len(files) == 1:
+                return (named or files)[0]
+            raise InputError(f"{found}: expected one results json or zip of {bench.name} in this folder, "
+                             f"found {[f.name for f in files] or 'none'}")
+        return found
+
+    # ------------------------------------------------------------------ what produced a result
+    def _sha(self, path: str) -> str | None:
+        p = Path(path)
+        if not p.exists():
+            return None
+        st = p.stat()
+        k = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+        if k not in self._sha_cache:
+            from .evaluators.api import path_sha256
+            self._sha_cache[k] = path_sha256(str(p))
+        return self._sha_cache[k]
+
+    def checkpoint_path(self) -> str | None:
+        ck = self.model_cfg.get("checkpoint") or getattr(self.model, "checkpoint", None)
+        if not ck and hasattr(self.model, "_default_checkpoint"):
+            ck = self.model._default_checkpoint()
+        return str(ck) if ck else None
+
+    def inputs(self, bench: Benchmark, root: Path, spec: BenchData, pred_source: Path | None = None) -> dict:
+        """Everything a benchmark's result depends on; a stored result is reused only if equal."""
+        if self._code is None:
+            self._code = _code_version()
+        ck = self.checkpoint_path()
+        # paths are keyed by what they hold (sha256 / resolved source), not by how they were spelled
+        cfg = {k: v for k, v in self.model_cfg.items() if k not in ("checkpoint", "pred_root")}
+        d = {"model": self.model_name, "model_cfg": _jsonable(cfg),
+             "checkpoint_sha256": self._sha(ck) if ck else None,
+             "data_root": str(root.resolve()), "split": spec.split, "code": self._code}
+        if pred_source is not None:
+            d["pred_source"] = str(pred_source.resolve())
+            d["pred_sha256"] = self._sha(str(pred_source))
+            d["gt_sha256"] = self._sha(str(root / spec.gt)) if spec.gt else None
+        else:
+            d["data_sha256"] = self._ann_sha256
+        return d
+
+    def _reconcile(self, bench: Benchmark, out_dir: Path, inputs: dict) -> None:
+        """Discard ``out_dir`` when ``--force`` or when it was made from other inputs."""
+        if not out_dir.exists() or not any(out_dir.iterdir()):
+            return
+        why = None
+        if self.force:
+            why = "--force"
+        else:
+            old = None
+            for f in (out_dir / "inputs.json", out_dir / "metrics.json"):
+                if f.is_file():
+                    try:
+                        doc = json.loads(f.read_text())
+                    except ValueError:
+                        continue
+                    old = doc if f.name == "inputs.json" else doc.get("provenance", {}).get("inputs")
+                    if old is not None:
+                        break
+            if old is None:
+                why = "no record of the inputs that made it"
+            elif old != inputs:
+                changed = sorted(k for k in set(old) | set(inputs) if old.get(k) != inputs.get(k))
+                why = "made with other " + ", ".join(changed)
+        if why:
+            import shutil
+            self.log(f"[{bench.name}] recomputing ({why}): discarding {out_dir}")
+            shutil.rmtree(out_dir)
 
     # ------------------------------------------------------------------ one benchmark
     def run_benchmark(self, bench: Benchmark) -> dict:
         from .data_converters import bench_data, build_writer
         out_dir = self.work_dir / self.name / bench.name
         metrics_path = out_dir / "metrics.json"
-        if metrics_path.exists():
-            return json.loads(metrics_path.read_text())
         rank, world = dist_info()
-        spec = bench_data(bench.name)
         root = self.bench_root(bench)
+        spec = bench_data(bench.name, root)
         t0 = time.time()
+        ann_file = n_videos = None
         if self.model.replays_files:
-            pred_root = Path(self.model.pred_root or "") / bench.name
-            if not pred_root.exists():
-                raise InputError(f"{pred_root}: no predictions of {bench.name} to replay")
-            submission, ann_file, n_videos = pred_root, None, None
+            pred_path = submission = self.replay_source(bench)
+            inputs = self.inputs(bench, root, spec, pred_source=pred_path)
+            gt_note = f"{root / spec.gt}" if spec.gt else f"{root} (server-only GT: nothing to score)"
+            self.log(f"[{bench.name}] scoring {pred_path} against {gt_note}")
         else:
-            ann = self.annotations(bench, spec, root)
-            ann_file = ann
             if bench.task not in self.model.tasks:
                 raise InputError(f"model {self.model_name!r} does not do task {bench.task!r} ({bench.name})")
+            ann = ann_file = self.annotations(bench, spec, root)
+            inputs = self.inputs(bench, root, spec)
+        if rank == 0:
+            self._reconcile(bench, out_dir, inputs)
+        barrier()
+        if metrics_path.exists():
+            rec = json.loads(metrics_path.read_text())
+            rec["reused"] = True
+            return rec
+        if rank == 0:
+            atomic_write_text(out_dir / "inputs.json", json.dumps(inputs, indent=1))
+        barrier()
+        if not self.model.replays_files:
             writer = build_writer(spec)
             writer.open(out_dir / "pred")
             items = ann.data_list[rank::world]
             n_videos = len(ann.data_list)
             todo = [it for it in items if not writer.is_done(it.video.id)]
-            bar = None
-            if self.progress and sys.stderr.isatty():
-                from tqdm import tqdm
-                bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=f"{self.name}/{bench.name}",
-                           unit="video", file=sys.stderr)
-            for item in todo:
-                inputs = item if self.model.uses_gt else model_inputs(item)
-                pred = self.model.predict_video(inputs, ann.metainfo, bench)
-                writer.write_video(pred, ann.metainfo)
-                writer.mark_done(item.video.id)
-                if bar is not None:
-                    bar.update(1)
-            if bar is not None:
-                bar.close()
+            done = len(items) - len(todo)
+            if done and todo:
+                self.log(f"[{bench.name}] resuming: {done}/{len(items)} videos done")
+            self._predict(bench, ann, writer, items, todo, out_dir)
             barrier()
             if rank != 0:
                 return {}
@@ -192,12 +373,12 @@ class Runner:
             pred_path = writer.eval_target()
         if rank != 0:
             return {}
-        if self.model.replays_files:
-            pred_path = submission
         model = {"name": self.name, "model": self.model_name, **self.model_meta}
         record = {"benchmark": bench.name, "task": bench.task, "model": model,
                   "submission": str(submission), "pred": str(pred_path), "metrics": None, "per_video": {},
                   "provenance": self.provenance(bench, root, ann_file, n_videos, time.time() - t0)}
+        record["provenance"]["inputs"] = inputs
+        record["provenance"]["split"] = spec.split
         if spec.gt is None or not (root / spec.gt).exists():
             record["note"] = (f"{bench.title} val GT is server-only: upload {submission}; "
                               "give --data-root with a dev split (univs-bench split) to score locally")
@@ -205,6 +386,8 @@ class Runner:
             from .evaluators.api import evaluate, path_sha256
             t1 = time.time()
             task = bench.default_task if bench.task_metrics else None
+            if task:
+                record["subtask"] = task  # BURST: which of its protocols the numbers are
             res = evaluate(bench.name, str(root / spec.gt), str(pred_path), task=task, options=spec.options)
             record["metrics"], record["per_video"] = res.metrics, res.per_video
             record["provenance"]["eval_seconds"] = round(time.time() - t1, 3)
@@ -212,31 +395,132 @@ class Runner:
         atomic_write_text(metrics_path, json.dumps(record, indent=1, allow_nan=False))
         return record
 
-    def provenance(self, bench, root, ann, n_videos, seconds) -> dict:
-        import subprocess
+    def _predict(self, bench, ann, writer, items, todo, out_dir) -> None:
+        """Predict and write ``todo`` (a TTY bar, else a log line every ``progress_every`` videos)."""
+        done0 = len(items) - len(todo)
+        bar = None
+        tty = sys.stderr.isatty()
+        if self.progress and tty:
+            from tqdm import tqdm
+            bar = tqdm(total=len(items), initial=done0, desc=f"{self.name}/{bench.name}",
+                       unit="video", file=sys.stderr)
+        every = self.progress_every or max(5, len(items) // 10)
+        t0 = time.time()
+        n = 0
         try:
-            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                    cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
-        except (OSError, subprocess.SubprocessError):
-            commit = None
-        prov = {"univs_bench": __version__, "git_commit": commit, "model": self.model.describe(),
+            for item in todo:
+                inputs = item if self.model.uses_gt else model_inputs(item)
+                pred = self.model.predict_video(inputs, ann.metainfo, bench)
+                writer.write_video(pred, ann.metainfo)
+                writer.mark_done(item.video.id)
+                n += 1
+                if bar is not None:
+                    bar.update(1)
+                elif self.progress and (n % every == 0) and n < len(todo):
+                    dt = time.time() - t0
+                    self.log(f"[{bench.name}] {done0 + n}/{len(items)} videos "
+                             f"({dt:.1f} s, ~{dt / n * (len(todo) - n):.0f} s left)")
+        except KeyboardInterrupt:
+            raise BenchmarkInterrupted(bench.name, done0 + n, len(items), out_dir) from None
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def provenance(self, bench, root, ann, n_videos, seconds) -> dict:
+        if self._code is None:
+            self._code = _code_version()
+        version, _, commit = self._code.partition("+")
+        prov = {"univs_bench": __version__, "git_commit": commit or None, "model": self.model.describe(),
                 "model_cfg": self.model_cfg, "data_root": str(root.resolve()), "videos": n_videos,
                 "seconds": round(seconds, 3), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "host": socket.gethostname(), "platform": platform.platform(),
-                "python": platform.python_version()}
-        ckpt = self.model_cfg.get("checkpoint")
-        if ckpt and os.path.isfile(ckpt):
-            prov["checkpoint_sha256"] = _hash_file(Path(ckpt))
+                "python": platform.python_version(),
+                "data_source": "synthetic suite" if self.data_root is None else "data root"}
+        if self.data_root is None and self.synth_cfg is not None:
+            from dataclasses import asdict
+            prov["synthetic"] = _jsonable(asdict(self.synth_cfg))
+        ck = self.checkpoint_path()
+        if ck and os.path.isfile(ck):
+            prov["checkpoint_sha256"] = self._sha(ck)
         if ann is not None:
             prov["data_sha256"] = self._ann_sha256  # of the converted annotation file
         if "torch" in sys.modules:
             import torch
             prov["torch"] = torch.__version__
             prov["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+            prov["threads"] = torch.get_num_threads()
         return prov
 
-    def run(self, benchmarks: list[Benchmark]) -> dict[str, dict]:
-        return {b.name: self.run_benchmark(b) for b in benchmarks}
+    def run(self, benchmarks: list[Benchmark], keep_going: bool = True) -> dict[str, dict]:
+        """Run each benchmark under the work dir's lock; one line per benchmark on stderr.
+
+        With ``keep_going`` a failing benchmark is recorded as ``{"error": reason}`` and the
+        others still run (Ctrl-C always stops the run).
+        """
+        import contextlib
+
+        from .io.atomic import remove_temp_files
+        from .io.lock import work_dir_lock
+        rank, _ = dist_info()
+        lock = work_dir_lock(self.work_dir, wait=self.wait, log=self.log) if rank == 0 else contextlib.nullcontext()
+        out: dict[str, dict] = {}
+        with lock:
+            if rank == 0:
+                gone = remove_temp_files(self.work_dir)
+                if gone:
+                    self.log(f"removed {len(gone)} temporary file(s) left by an interrupted run under {self.work_dir}")
+            barrier()
+            for b in benchmarks:
+                t0 = time.time()
+                try:
+                    rec = self.run_benchmark(b)
+                except InputError as e:
+                    if not keep_going:
+                        raise
+                    rec = {"benchmark": b.name, "error": str(e)}
+                except Exception as e:  # noqa: BLE001 -- one benchmark's bug must not cost the others
+                    if not keep_going:
+                        raise
+                    rec = {"benchmark": b.name, "error": f"{type(e).__name__}: {e}"}
+                out[b.name] = rec
+                if rank == 0:
+                    self.log(summary_line(b.name, rec, time.time() - t0))
+        return out
+
+
+def summary_line(name: str, rec: dict, seconds: float) -> str:
+    """The greppable one-line outcome of a benchmark, e.g. ``[davis17] done J&F=45.74 (12.3 s)``."""
+    if rec.get("error"):
+        return f"[{name}] FAILED: {rec['error']}"
+    if not rec:
+        return f"[{name}] done (rank > 0)"
+    m = rec.get("metrics")
+    if m is None:
+        return f"[{name}] server-only: upload {rec.get('submission')} ({seconds:.1f} s)"
+    head = get_benchmark(name).metrics_for(None)[0]
+    head = head if head in m else next(iter(m))
+    val = f"{m[head]:.2f}" if m[head] is not None else "-"
+    if rec.get("reused"):
+        when = rec.get("provenance", {}).get("time", "?")
+        return f"[{name}] reused {head}={val} (same inputs as the run of {when}; --force recomputes)"
+    return f"[{name}] done {head}={val} ({seconds:.1f} s)"
+
+
+def check_model_options(name: str, cls, cfg: dict) -> None:
+    """InputError for an option ``cls.__init__`` does not take (``--cfg-options`` typos)."""
+    import inspect
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return  # the model checks its own options
+    accepted = [k for k, p in params.items() if k != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    bad = [k for k in cfg if k not in accepted]
+    if bad:
+        from .benchmarks import suggest
+        raise InputError(f"unknown option {bad[0]!r} for model {name}{suggest(bad[0].replace('-', '_'), accepted)}; "
+                         f"accepted: {', '.join(accepted) or '(none)'}")
 
 
 def model_inputs(item: VideoAnnotation) -> VideoAnnotation:
@@ -252,11 +536,15 @@ def summary_table(results: dict[str, dict]) -> str:
         if not rec:
             continue
         bench = get_benchmark(name)
+        if rec.get("error"):
+            rows.append((name, bench.task, "FAILED", rec["error"][:100]))
+            continue
         m = rec.get("metrics")
         if m is None:
             rows.append((name, bench.task, "-", "(server-only: submission written)"))
             continue
-        heads = [k for k in list(m)[:3]]
+        # the headline, then the next metrics that are not recall/decay variants (J and F for DAVIS)
+        heads = list(m)[:1] + [k for k in list(m)[1:] if not k.endswith(("recall", "decay"))][:3]
         rows.append((name, bench.task, f"{m[heads[0]]:.2f}" if m[heads[0]] is not None else "-",
                      "  ".join(f"{k}={m[k]:.2f}" if m[k] is not None else f"{k}=-" for k in heads[1:])))
     return tabulate(rows, headers=["benchmark", "task", "headline", "more"], disable_numparse=True)

@@ -34,6 +34,7 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.runner import Runner
 from torch import nn
 
+from .errors import InputError
 from .models.univs.ema import UniVSEMAHook, make_teacher
 from .models.univs.univs import UniVS
 from .registry import MODELS
@@ -349,6 +350,65 @@ def prepare_synthetic_data(cfg: Config) -> None:
     conv.convert(str(root), syn.get("split", "train"), syn["ann_file"], progress=False)
 
 
+def _replace_value(node, key: str, old, new):
+    """Replace ``node[...][key] == old`` by ``new`` everywhere in a nested config."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key and v == old:
+                node[k] = new
+            else:
+                _replace_value(v, key, old, new)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _replace_value(v, key, old, new)
+
+
+def _synthetic_under_work_dir(cfg: Config) -> None:
+    """A config's relative ``synthetic`` paths (``data/synth``) go under the work dir, not the
+    current folder; the datasets reading its annotation file follow."""
+    syn = cfg.get("synthetic")
+    if not syn:
+        return
+    for k in ("out", "ann_file"):
+        if k in syn and not osp.isabs(syn[k]):
+            new = osp.join(cfg.work_dir, syn[k])
+            if k == "ann_file":
+                _replace_value(cfg.get("train_dataloader"), "ann_file", syn[k], new)
+            syn[k] = new
+
+
+NO_CONVERTER = {"lvis": "LVIS", "coco_panoptic": "COCO panoptic", "refcoco": "RefCOCO", "entityseg": "EntitySeg",
+                "sa1b": "SA-1B"}
+
+
+def _ann_files(node) -> list[str]:
+    if isinstance(node, dict):
+        return ([node["ann_file"]] if isinstance(node.get("ann_file"), str) else []) + \
+            [f for k, v in node.items() if k != "ann_file" for f in _ann_files(v)]
+    if isinstance(node, (list, tuple)):
+        return [f for v in node for f in _ann_files(v)]
+    return []
+
+
+def check_train_files(cfg: Config) -> None:
+    """InputError naming the first missing training annotation file (and how to make it)
+    before anything is built, instead of a failure deep inside the runner."""
+    files = list(dict.fromkeys(_ann_files(cfg.get("train_dataloader", {}))))
+    missing = [f for f in files if not osp.isfile(f)]
+    if not missing:
+        return
+    f = missing[0]
+    stem = osp.basename(f).split("_train")[0]
+    name = next((v for k, v in NO_CONVERTER.items() if stem.startswith(k)), None)
+    if name:
+        how = (f"univs-bench has no converter for {name} (an image dataset of the UniVS stages): convert it to "
+               "the unified schema (univs_bench/schema.py) yourself, or drop it from the config")
+    else:
+        how = f"make it with `univs-bench convert {stem} --root RAW --split train --out {f}`"
+    more = f" ({len(missing)} of {len(files)} training files missing)" if len(missing) > 1 else ""
+    raise InputError(f"{osp.abspath(f)}: training annotation file not found{more}; {how}")
+
+
 def build_runner(config, work_dir: Optional[str] = None, resume=False,
                  cfg_options=None, launcher: str = "none") -> UniVSRunner:
     """The configured :class:`UniVSRunner` (see :func:`train`), not started."""
@@ -367,9 +427,11 @@ def build_runner(config, work_dir: Optional[str] = None, resume=False,
     elif resume:
         cfg.resume = True
     configure(cfg)
+    _synthetic_under_work_dir(cfg)
     if cfg.get("torch_threads"):  # tiny CPU models: one thread beats several on a busy machine
         torch.set_num_threads(int(cfg.torch_threads))
     prepare_synthetic_data(cfg)
+    check_train_files(cfg)
     return UniVSRunner.from_cfg(cfg)
 
 

@@ -14,8 +14,21 @@ WRITERS = {"palette": vos.PaletteWriter, "refytvos": refvos.RefYouTubeVOSWriter,
            "results_json": vis.ResultsJsonWriter, "vspw": vss.VSPWWriter, "vipseg": vps.VIPSegWriter}
 
 
-def bench_data(name: str):
-    """The :class:`univs_bench.runner.BenchData` of benchmark ``name``."""
+# The official name of each benchmark's validation split; `val` and `valid` are aliases of it.
+VAL_SPLIT = {"davis17": "val", "vspw": "val", "vipseg": "val", "burst": "val", "refdavis17": "val"}
+SERVER_ONLY = ("ytvis19", "ytvis21", "ovis", "mose", "ytvos18", "refytvos")
+
+
+def bench_data(name: str, root=None):
+    """The :class:`univs_bench.runner.BenchData` of benchmark ``name`` read from ``root``.
+
+    Server-only benchmarks are scored on ``valid_full/`` (a dev split made by `univs-bench
+    split`, or the synthetic suite) when ``root`` has it; on an official download (no
+    ``valid_full/``) the released ``valid`` split is predicted and ``gt`` is None: the run
+    writes the upload zip and no metrics.
+    """
+    from pathlib import Path
+
     from ..runner import BenchData
     table = {
         "ytvis19": BenchData(("ytvis19", {}), "valid_full", "valid_full/valid.json", ("results_json", {})),
@@ -34,7 +47,24 @@ def bench_data(name: str):
     if name not in table:
         from ..errors import InputError
         raise InputError(f"{name}: no converter/writer wiring yet for `univs-bench run`")
-    return table[name]
+    spec = table[name]
+    if name in SERVER_ONLY and root is not None and not (Path(root) / "valid_full").is_dir():
+        spec.split, spec.gt = "valid", None  # an official download: the GT-less released split
+    return spec
+
+
+def converter_name(name: str) -> str:
+    """The converter of a benchmark name or alias (``davis17``, ``DAVIS``, ``ytvos`` ...)."""
+    from ..benchmarks import get_benchmark
+    return bench_data(get_benchmark(name).name).converter[0]
+
+
+def canonical_split(benchmark: str, split: str) -> str:
+    """``val``/``valid`` -> the benchmark's official name of its validation split; others unchanged."""
+    from ..benchmarks import get_benchmark
+    if split in ("val", "valid"):
+        return VAL_SPLIT.get(get_benchmark(benchmark).name, "valid")
+    return split
 
 
 def build_writer(spec):

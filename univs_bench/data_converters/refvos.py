@@ -199,7 +199,8 @@ class RefYouTubeVOSWriter(BaseWriter):
                                m.astype(np.uint8) * 255)
 
     def close(self):
-        return zip_folder(self.out / "Annotations", self.out.with_suffix(".zip"), arc_root="Annotations")
+        return zip_folder(self.out / "Annotations", self.out.with_suffix(".zip"), arc_root="Annotations",
+                          suffixes=(".png",))
 
 
 class RefDAVISWriter(BaseWriter):

@@ -243,5 +243,5 @@ class PaletteWriter(BaseWriter):
 
     def close(self):
         if self.zip_root:
-            return zip_folder(self.out, self.out.with_suffix(".zip"), arc_root=self.zip_root)
+            return zip_folder(self.out, self.out.with_suffix(".zip"), arc_root=self.zip_root, suffixes=(".png",))
         return self.out

@@ -24,6 +24,7 @@ def evaluate(benchmark: str, gt: str, pred: str, *, workers: int = 1, task: str 
     ``results.json`` / ``pred.json``.
     """
     bench = get_benchmark(benchmark)
+    benchmark = bench.name  # aliases and any case ("DAVIS17", "davis") name one benchmark
     if bench.task_metrics:
         task = task or bench.default_task
         if task not in bench.task_metrics:

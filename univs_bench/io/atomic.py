@@ -1,6 +1,9 @@
 """Atomic writes: write to a temporary name beside the target, then rename.
 
-A reader (or a resumed run) therefore never sees a half-written file or folder.
+A reader (or a resumed run) therefore never sees a half-written file or folder. Every
+temporary name has one pattern, ``.<target name>.<random>.univs-tmp`` (:data:`TMP_SUFFIX`),
+so that what a killed process left behind is recognisable and removable
+(:func:`remove_temp_files`).
 """
 from __future__ import annotations
 
@@ -10,6 +13,9 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
+
+TMP_SUFFIX = ".univs-tmp"
+
 
 
 def _umask() -> int:
@@ -46,11 +52,13 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     On an exception the temporary file (or folder) is removed and ``path`` is untouched.
     ``path`` must be absent or a regular file (``check_replaceable``), checked before and again
     just before the rename.
+    ``suffix`` is accepted for callers' clarity only: the temporary name always ends in
+    :data:`TMP_SUFFIX`, so writers must name their format explicitly.
     """
     path = Path(path)
     check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -81,12 +89,12 @@ def atomic_dir(path: str | os.PathLike):
     """Yield a temporary folder beside ``path``; it replaces ``path`` when the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
+            old = path.with_name(f".{path.name}.old{TMP_SUFFIX}")
             if old.exists():
                 shutil.rmtree(old)
             os.replace(path, old)
@@ -97,3 +105,33 @@ def atomic_dir(path: str | os.PathLike):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def find_temp_files(root: str | os.PathLike) -> list[Path]:
+    """Temporary files and folders of :func:`atomic_path`/:func:`atomic_dir` under ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in list(dirnames):
+            if n.endswith(TMP_SUFFIX):
+                found.append(Path(dirpath) / n)
+                dirnames.remove(n)  # its content goes with it
+        found += [Path(dirpath) / n for n in filenames if n.endswith(TMP_SUFFIX)]
+    return sorted(found)
+
+
+def remove_temp_files(root: str | os.PathLike) -> list[Path]:
+    """Delete what interrupted atomic writes left under ``root``; returns the removed paths.
+
+    Only safe while no other process writes under ``root`` (the runner holds its work-dir lock).
+    """
+    found = find_temp_files(root)
+    for p in found:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+    return found

@@ -453,11 +453,8 @@ def ensure_tiny_checkpoint(work_dir: str, config: str | None = None, cfg_options
     data_dir.mkdir(parents=True, exist_ok=True)
     CONVERTERS.import_from_location()
     for name in names:
-        root = synth / name
-        if not (root / ".complete").exists():  # the same marker as univs_bench.runner.Runner
-            from ..synthetic import SynthConfig, write_suite
-            write_suite(str(synth), benchmarks=[name], cfg=SynthConfig())
-            (root / ".complete").write_text("ok\n")
+        from ..runner import ensure_synthetic
+        root = ensure_synthetic(synth, name)  # the suite `univs-bench run` reads
         ann = data_dir / f"{name}_train.json"
         if not ann.is_file():
             conv_name, kw = bench_data(name).converter

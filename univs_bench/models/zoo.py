@@ -15,8 +15,8 @@ Shipped here:
 - ``gt``: the ground truth itself (``uses_gt``), to check that a pipeline scores perfectly;
   ``gt_shifted`` (one frame late) and ``gt_swapped`` (identities rotated half-way) show how
   each metric reacts to lag and to identity switches.
-- ``results``: replays a folder of official-format predictions (any competitor's outputs);
-  the runner scores the files directly, with no model in the loop.
+- ``results``: replays a competitor's official submissions (``pred_root=DIR``, one per
+  benchmark); the runner scores the files directly, with no model in the loop.
 """
 from __future__ import annotations
 
@@ -148,8 +148,10 @@ class FirstFrameCopy(VideoModel):
 class ResultsReplay(VideoModel):
     """Score a competitor from its own official-format prediction files.
 
-    ``univs-bench run --model results --cfg-options pred_root=DIR`` reads
-    ``DIR/<benchmark>/`` (the same path `univs-bench evaluate --pred` takes) for each benchmark.
+    ``univs-bench run --model results --cfg-options pred_root=DIR --data-root DATA`` scores
+    ``DIR/<benchmark>`` (the benchmark's official submission as uploaded: a folder, a json or a
+    zip; see :meth:`univs_bench.runner.Runner.replay_source`) against ``DATA/<benchmark>``. A
+    ``--data-root`` is required: external predictions are never scored against the synthetic suite.
     """
 
     replays_files = True

@@ -80,7 +80,11 @@ def _lines(path: Path, lines) -> None:
 
 
 def _readme(root: Path, title: str, body: str, gt: str, bench: str, pred: str) -> None:
+    from ..benchmarks import get_benchmark
+    b = get_benchmark(bench)
     text = (f"{title} (univs-bench synthetic suite)\n\n{body.strip()}\n\n"
+            f"Predictions (--pred), the official submission format: {b.pred_layout}.\n"
+            f"`univs-bench run` writes them to WORK/<model>/{bench}/pred (and the upload zip, if any).\n\n"
             f"Local scoring:\n    univs-bench evaluate {bench} --gt {gt} --pred {pred}\n"
             f"--gt is {gt} (relative to this folder).\n")
     atomic_write_text(root / "README.txt", text)
