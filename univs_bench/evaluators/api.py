@@ -79,7 +79,8 @@ def path_sha256(path: str) -> str:
 
 def write_result_json(out: str, benchmark: str, task: str | None, gt: str, pred: str,
                       result: EvalResult, seconds: float) -> None:
-    """Write the CONTRACT.md result JSON atomically (``out`` "-": to stdout)."""
+    """Write the CONTRACT.md result JSON atomically to the path ``out`` (or to ``out`` itself
+    when it is an open text stream, e.g. ``sys.stdout``)."""
     from ..io.atomic import atomic_write_text
     doc = {
         "benchmark": benchmark,
@@ -96,8 +97,7 @@ def write_result_json(out: str, benchmark: str, task: str | None, gt: str, pred:
     if result.extra:
         doc["extra"] = result.extra
     text = json.dumps(doc, indent=1, allow_nan=False)
-    if out == "-":
-        import sys
-        sys.stdout.write(text + "\n")
+    if hasattr(out, "write"):
+        out.write(text + "\n")
         return
     atomic_write_text(out, text)
