@@ -109,7 +109,7 @@ def _configure_evaluate(p):
     p.add_argument("--pred", required=True, help="predictions in the official format")
     p.add_argument("--out", default=None, help="write metrics, per-video numbers and provenance as JSON "
                                                "(a regular file path, never a folder, link or device; "
-                                               "'-': to stdout, the table then goes to stderr)")
+                                               "'-': to stdout instead of the table)")
     p.add_argument("--workers", type=int, default=1, help="processes over videos (default 1)")
     p.add_argument("--task", default=None, help="sub-task (BURST: class_guided, exemplar_guided, open_world)")
     p.add_argument("--split", default=None, help="split file overriding the default (DAVIS, VSPW, VIPSeg)")
@@ -119,15 +119,10 @@ def _configure_evaluate(p):
 
 @command("evaluate", "score official-format predictions against GT")
 def cmd_evaluate(args):
-    if args.out == "-":  # the JSON alone on stdout; what is printed for people goes to stderr
-        import contextlib
-        args.out = sys.stdout
-        with contextlib.redirect_stdout(sys.stderr):
-            return cmd_evaluate(args)
     from .evaluators.api import evaluate, format_table, write_result_json
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: must be at least 1")
-    if isinstance(args.out, str):  # refuse a folder, link or device before spending the time to score
+    if args.out and args.out != "-":  # refuse a folder, link or device before spending the time to score
         from .io.atomic import check_replaceable
         check_replaceable(args.out)
     options = {k: getattr(args, k) for k in ("split", "resolution", "seen") if getattr(args, k)}
@@ -135,7 +130,8 @@ def cmd_evaluate(args):
     result = evaluate(args.benchmark, args.gt, args.pred, workers=args.workers,
                       task=args.task, options=options)
     seconds = time.perf_counter() - t0
-    print(format_table(args.benchmark, result, task=args.task))
+    if args.out != "-":
+        print(format_table(args.benchmark, result, task=args.task))
     if args.out:
         write_result_json(args.out, args.benchmark, args.task, args.gt, args.pred, result, seconds)
     return 0

@@ -79,8 +79,7 @@ def path_sha256(path: str) -> str:
 
 def write_result_json(out: str, benchmark: str, task: str | None, gt: str, pred: str,
                       result: EvalResult, seconds: float) -> None:
-    """Write the CONTRACT.md result JSON atomically to the path ``out`` (or to ``out`` itself
-    when it is an open text stream, e.g. ``sys.stdout``)."""
+    """Write the CONTRACT.md result JSON atomically (``out`` "-": to stdout)."""
     from ..io.atomic import atomic_write_text
     doc = {
         "benchmark": benchmark,
@@ -97,7 +96,8 @@ def write_result_json(out: str, benchmark: str, task: str | None, gt: str, pred:
     if result.extra:
         doc["extra"] = result.extra
     text = json.dumps(doc, indent=1, allow_nan=False)
-    if hasattr(out, "write"):
-        out.write(text + "\n")
+    if out == "-":
+        import sys
+        sys.stdout.write(text + "\n")
         return
     atomic_write_text(out, text)
