@@ -134,6 +134,8 @@ def cmd_evaluate(args):
         print(format_table(args.benchmark, result, task=args.task))
     if args.out:
         write_result_json(args.out, args.benchmark, args.task, args.gt, args.pred, result, seconds)
+        if args.out != "-":
+            print(f"wrote {args.out}")
     return 0
 
 
