@@ -792,3 +792,9 @@ def test_out_dash_writes_the_json_to_stdout(suite, tmp_path, capsys, monkeypatch
     out = capsys.readouterr().out
     assert rc == 0 and json.loads(out)["metrics"]["J&F"] == 100.0
     assert list(tmp_path.iterdir()) == []  # no file named '-'
+
+
+def test_prediction_folder_one_level_too_high_is_pointed_at(suite, tmp_path, capsys):
+    shutil.copytree(suite / "good" / "davis17", tmp_path / "sub" / "results")
+    rc, err = evaluate("davis17", gt_path(suite / "s", "davis17"), tmp_path / "sub", tmp_path / "o.json", capsys)
+    assert_error(rc, err, tmp_path / "o.json", f"pass {tmp_path / 'sub' / 'results'}")

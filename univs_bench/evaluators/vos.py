@@ -68,9 +68,12 @@ def check_prediction_videos(pred: str | os.PathLike, videos: list[str]) -> None:
     wanted = set(videos)
     extra = [n for n in have if n not in wanted]
     if have and len(extra) == len(have):
+        inner = os.path.join(pred, have[0])
+        nested = len(have) == 1 and any(n in wanted for n in os.listdir(inner))
         raise InputError(f"{pred}: none of its {len(have)} video folders ({', '.join(have[:3])}"
-                         f"{', ...' if len(have) > 3 else ''}) is a GT video (predictions of "
-                         f"another dataset or split?)")
+                         f"{', ...' if len(have) > 3 else ''}) is a GT video ("
+                         + (f"the videos are one level down: pass {inner}" if nested else
+                            "predictions of another dataset or split?") + ")")
     if extra:
         warnings.warn(f"{pred}: {len(extra)} folder(s) not among the GT videos, ignored: "
                       f"{', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}",
