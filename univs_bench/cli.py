@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InputError
+from .options import parse_cfg_options
 
 _COMMANDS: dict[str, tuple] = {}
 
@@ -618,21 +619,6 @@ def cmd_ablate(args):
 
 
 cmd_ablate.configure = _configure_ablate
-
-
-def parse_cfg_options(items: list[str]) -> dict:
-    """``["a=1", "b=x", "c=[1,2]"]`` -> ``{"a": 1, "b": "x", "c": [1, 2]}`` (Python literals, else str)."""
-    import ast
-    out = {}
-    for it in items or []:
-        if "=" not in it:
-            raise InputError(f"--cfg-options {it!r}: expected KEY=VALUE")
-        k, v = it.split("=", 1)
-        try:
-            out[k] = ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            out[k] = v
-    return out
 
 
 # --------------------------------------------------------------------------- main

@@ -22,32 +22,14 @@ import platform
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
 from .benchmarks import Benchmark, get_benchmark
+from .data_converters.base import BenchData  # noqa: F401  (re-exported: runner.BenchData)
 from .errors import InputError
 from .io.atomic import atomic_write_text
 from .schema import AnnotationFile, VideoAnnotation
-
-
-@dataclass
-class BenchData:
-    """Where a benchmark's data lives under its root and how to read and write it.
-
-    ``converter``/``writer`` are registered names with kwargs; ``data`` is the converter's
-    root under the benchmark folder; ``split`` is the split converted
-    for inference; ``gt`` is the path (relative to the root) that `univs-bench evaluate --gt`
-    takes, or None when the GT is server-only and no local copy exists.
-    """
-
-    converter: tuple[str, dict]
-    split: str
-    gt: str | None
-    writer: tuple[str, dict]
-    data: str = "."  # the converter's root, relative to the benchmark's root
-    options: dict = field(default_factory=dict)
 
 
 def _hash_file(path: Path) -> str:

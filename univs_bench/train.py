@@ -262,7 +262,7 @@ def _parse_options(options) -> dict:
     """A dict of options, or ``KEY=VALUE`` strings parsed as on the command line."""
     if isinstance(options, dict):
         return dict(options)
-    from .cli import parse_cfg_options
+    from .options import parse_cfg_options
     return parse_cfg_options(options)
 
 

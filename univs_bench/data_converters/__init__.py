@@ -4,7 +4,7 @@ One module per dataset family; importing this package registers every converter 
 ``univs_bench.registry.CONVERTERS``.
 """
 from . import burst, pvos, refvos, vis, vos, vps, vss  # noqa: F401
-from .base import BaseConverter, BaseWriter, ConvertReport, MaskResolver  # noqa: F401
+from .base import BaseConverter, BaseWriter, BenchData, ConvertReport, MaskResolver  # noqa: F401
 
 # --------------------------------------------------------------------------- per-benchmark wiring
 # benchmark -> how `univs-bench run` reads its raw root and writes its submission. Paths are
@@ -20,7 +20,7 @@ SERVER_ONLY = ("ytvis19", "ytvis21", "ovis", "mose", "ytvos18", "refytvos")
 
 
 def bench_data(name: str, root=None):
-    """The :class:`univs_bench.runner.BenchData` of benchmark ``name`` read from ``root``.
+    """The :class:`~univs_bench.data_converters.base.BenchData` of benchmark ``name`` read from ``root``.
 
     Server-only benchmarks are scored on ``valid_full/`` (a dev split made by `univs-bench
     split`, or the synthetic suite) when ``root`` has it; on an official download (no
@@ -29,7 +29,6 @@ def bench_data(name: str, root=None):
     """
     from pathlib import Path
 
-    from ..runner import BenchData
     table = {
         "ytvis19": BenchData(("ytvis19", {}), "valid_full", "valid_full/valid.json", ("results_json", {})),
         "ytvis21": BenchData(("ytvis21", {}), "valid_full", "valid_full/instances.json", ("results_json", {})),

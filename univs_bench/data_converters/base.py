@@ -209,3 +209,21 @@ def read_split_file(path: Path) -> list[str]:
     if not path.is_file():
         raise InputError(f"{path}: split file not found")
     return [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+
+
+@dataclass
+class BenchData:
+    """Where a benchmark's data lives under its root and how to read and write it.
+
+    ``converter``/``writer`` are registered names with kwargs; ``data`` is the converter's
+    root under the benchmark folder; ``split`` is the split converted
+    for inference; ``gt`` is the path (relative to the root) that `univs-bench evaluate --gt`
+    takes, or None when the GT is server-only and no local copy exists.
+    """
+
+    converter: tuple[str, dict]
+    split: str
+    gt: str | None
+    writer: tuple[str, dict]
+    data: str = "."  # the converter's root, relative to the benchmark's root
+    options: dict = field(default_factory=dict)

@@ -38,13 +38,13 @@ def provenance_line(boards) -> str:
     """Who made the page: univs-bench version, git commit of the code, and the measured rows'
     code versions (from their provenance)."""
     from .. import __version__
-    from ..report.tables import _row_source
+    from .leaderboard import row_source
     own = f"univs-bench {__version__}"
     commit = _git_commit()
     if commit:
         own += f" (git {commit})"
     codes = sorted({c for b in boards for r in b.rows if r.measured
-                    for c in _row_source(r)[1].split(" | ") if c})
+                    for c in row_source(r)[1].split(" | ") if c})
     text = f"Rendered by {own}."
     if codes:
         text += " Measured rows computed by " + ", ".join(codes) + "."

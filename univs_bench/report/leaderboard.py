@@ -308,6 +308,18 @@ def model_info(name: str, docs: dict[str, dict]) -> dict[str, Any]:
     return info
 
 
+def row_source(r: Row) -> tuple[str, str, str]:
+    """(data source, code version, date) of a row: the paper, or the measured provenance."""
+    if not r.measured:
+        src = r.source
+        return ("; ".join(str(src[k]) for k in ("table", "cite", "paper", "venue") if k in src)
+                or "paper", "", "")
+    labels = list(dict.fromkeys(d["label"] for d in r.data.values()))
+    codes = list(dict.fromkeys(d["code"] for d in r.data.values()))
+    dates = sorted({d["date"] for d in r.data.values() if d["date"]})
+    return " | ".join(labels), " | ".join(codes), (dates[-1] if dates else "")
+
+
 def metric_value(doc: dict | None, metric: str | None) -> Any:
     """A metric of a metrics.json as a float, or a marker when absent/undefined."""
     if doc is None or metric is None:

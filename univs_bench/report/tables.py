@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from ..errors import InputError
-from .leaderboard import TASK_LABELS, Leaderboard, Row, source_footnotes
+from .leaderboard import TASK_LABELS, Leaderboard, Row, row_source, source_footnotes
 
 FORMATS = ("md", "latex", "html", "csv", "json")
 LATEX_WIDTHS = ("column", "text")
@@ -414,18 +414,6 @@ def to_html(board: Leaderboard, scope: str = "group", standalone: bool = False) 
 
 
 # --------------------------------------------------------------------------- csv / json
-def _row_source(r: Row) -> tuple[str, str, str]:
-    """(data source, code version, date) of a row: the paper, or the measured provenance."""
-    if not r.measured:
-        src = r.source
-        return ("; ".join(str(src[k]) for k in ("table", "cite", "paper", "venue") if k in src)
-                or "paper", "", "")
-    labels = list(dict.fromkeys(d["label"] for d in r.data.values()))
-    codes = list(dict.fromkeys(d["code"] for d in r.data.values()))
-    dates = sorted({d["date"] for d in r.data.values() if d["date"]})
-    return " | ".join(labels), " | ".join(codes), (dates[-1] if dates else "")
-
-
 def _ci_pair(r: Row, key: str) -> tuple[float | None, float | None, str]:
     ci = r.ci.get(key)
     if isinstance(ci, tuple):
@@ -459,7 +447,7 @@ def to_csv(board: Leaderboard | list[Leaderboard]) -> str:
     for b in boards:
         own = {c.key for c in b.columns}
         for r in b.rows:
-            src, code, date = _row_source(r)
+            src, code, date = row_source(r)
             line = [f"{b.table}{b.part}"] if parts else []
             line += [_meta_text(r.meta.get(k), "csv") for k in meta]
             line += [r.group, "yes" if r.grey else "no", "yes" if r.measured else "no", src, code, date]
@@ -480,7 +468,7 @@ def board_data(board: Leaderboard) -> dict:
             for c in board.columns]
     rows = []
     for r in board.rows:
-        src, code, date = _row_source(r)
+        src, code, date = row_source(r)
         cells = {}
         for c in board.columns:
             v = r.values.get(c.key)
