@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gt_predictions import gt_as_prediction
 from PIL import Image
 
 from univs_bench.benchmarks import BENCHMARKS
@@ -398,57 +399,6 @@ def test_viposeg_layout(suite):
     assert (root.parent / "train/obj_class.json").is_file()
 
 
-# --------------------------------------------------------------------------- GT scored against itself
-def _gt_as_prediction(b: str, g: Path, p: Path) -> Path:
-    """Copy (or rename; VSPW/Ref-YTVOS also relabel) the GT into the prediction layout."""
-    import shutil
-
-    def copy_dirs(src, dst, names=None):
-        for d in sorted(Path(src).iterdir()):
-            if names is None or d.name in names:
-                shutil.copytree(d, Path(dst) / d.name)
-
-    p.mkdir(parents=True)
-    if b in ("ytvis19", "ytvis21", "ovis"):
-        d = json.loads(g.read_text())
-        res = [{"video_id": a["video_id"], "category_id": a["category_id"], "score": 1.0,
-                "segmentations": a["segmentations"]} for a in d["annotations"]]
-        (p / "results.json").write_text(json.dumps(res))
-        return p / "results.json"
-    if b == "vspw":
-        for v in (g / "val.txt").read_text().split():
-            (p / v).mkdir()
-            for f in sorted((g / "data" / v / "mask").glob("*.png")):
-                a = _png(f)[1].astype(np.int64)
-                Image.fromarray(np.where((a >= 1) & (a <= 124), a - 1, 0).astype(np.uint8)).save(p / v / f.name)
-    elif b == "vipseg":
-        d = json.loads((g / "panoptic_gt_VIPSeg_val.json").read_text())
-        (p / "pred.json").write_text(json.dumps({"annotations": d["annotations"]}))
-        copy_dirs(g / "panomasksRGB", p / "pan_pred", {v["video_id"] for v in d["videos"]})
-    elif b == "davis17":
-        copy_dirs(g / "Annotations/480p", p, set((g / "ImageSets/2017/val.txt").read_text().split()))
-    elif b in ("mose", "ytvos18"):
-        copy_dirs(g / "Annotations", p)
-    elif b == "viposeg":
-        copy_dirs(g / "Annotations_gt", p)
-    elif b == "refdavis17":
-        for k in range(4):
-            copy_dirs(g / "Annotations_unsupervised/480p", p / f"anno_{k}",
-                      set((g / "ImageSets/2017/val.txt").read_text().split()))
-    elif b == "refytvos":
-        for v, info in json.loads((g / "meta_expressions.json").read_text())["videos"].items():
-            for eid, e in info["expressions"].items():
-                (p / "Annotations" / v / eid).mkdir(parents=True)
-                for f in info["frames"]:
-                    a = _png(g / "Annotations" / v / f"{f}.png")[1]
-                    Image.fromarray(((a == int(e["obj_id"])) * 255).astype(np.uint8)).save(
-                        p / "Annotations" / v / eid / f"{f}.png")
-    elif b == "burst":
-        shutil.copy(g / "all_classes.json", p / "pred.json")
-        return p / "pred.json"
-    return p
-
-
 _NOT_PERFECT = {"AR1", "J_decay", "F_decay"}  # AR1: several instances of a class per video
 
 
@@ -470,7 +420,7 @@ def test_gt_scores_perfectly_against_itself(small_suite, tmp_path, bench, task):
     except ImportError:
         pytest.skip(f"no evaluator for {bench} yet")
     gt = gt_path(small_suite, bench)
-    pred = _gt_as_prediction(bench, gt, tmp_path / "pred")
+    pred = gt_as_prediction(bench, gt, tmp_path / "pred")
     metrics = evaluate(bench, str(gt), str(pred), task=task).metrics
     assert metrics
     for name, value in metrics.items():
