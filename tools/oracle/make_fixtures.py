@@ -214,7 +214,52 @@ def setup_vis(args, work: Path, root: Path, out: Path, cls_emb: Path):
             "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/ytvis21/results.json"}
 
 
-SETUPS = {"vos": setup_vos, "vis": setup_vis}
+# ----------------------------------------------------------------------------- PVOS (VIPOSeg)
+def synth(benchmark: str, dst: Path, seed: int = 0) -> Path:
+    """One video of our synthetic suite (``univs-bench synth``) in ``benchmark``'s raw layout."""
+    from univs_bench.synthetic import SynthConfig, write_suite
+    tmp = dst.parent / f".synth_{benchmark}"
+    write_suite(str(tmp), benchmarks=[benchmark], cfg=SynthConfig(videos=1, frames=FRAMES, size=(H, W), seed=seed))
+    shutil.move(str(tmp / benchmark), str(dst))
+    shutil.rmtree(tmp)
+    return dst
+
+
+def run_official_script(univs: str, script: str, cwd: Path):
+    """Run one of the official dataset converters (``datasets/data_utils``) in ``cwd``."""
+    import os
+    import runpy
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        runpy.run_path(os.path.join(univs, script), run_name="__main__")
+    finally:
+        os.chdir(old)
+
+
+def setup_pvos(args, work: Path, root: Path, out: Path, cls_emb: Path):
+    inp = synth("viposeg", out / "inputs" / "viposeg")
+    for sub in ("train",):
+        shutil.rmtree(inp / sub, ignore_errors=True)
+    # official layout and json: the official converter run on the same raw files
+    ds = root / "datasets" / "viposeg" / "valid"
+    shutil.copytree(inp / "valid", ds)
+    run_official_script(args.univs, "datasets/data_utils/convert_viposeg_to_cocovid_val.py", root)
+    config = "configs/univs_inf/vids/pvos/univs_R50_pvos_c1+univs.yaml"
+    # the script's 'pvos_viposeg_dev' is the converter's first 10% of the videos (none of one
+    # video); 'pvos_viposeg_val' is the same procedure on the whole split
+    opts = ["MODEL.UniVS.MASKDEC_SELF_ATTN_MASK_TYPE", "sep", *common_opts(work / "out", cls_emb),
+            "DATASETS.TEST", '("pvos_viposeg_val", )']
+    cfg = official.setup_cfg(args.univs, config, opts)
+    model = build_model(cfg)
+    run_dataset(cfg, model, "pvos_viposeg_val")
+    dst = out / "official" / "viposeg"
+    shutil.copytree(work / "out" / "inference" / "Annotations", dst)
+    return {"config": config, "overrides": opts_public(opts), "benchmark": "viposeg",
+            "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/viposeg/<video>/<frame>.png"}
+
+
+SETUPS = {"vos": setup_vos, "vis": setup_vis, "pvos": setup_pvos}
 
 
 def main(argv=None):
