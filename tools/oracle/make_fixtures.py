@@ -73,7 +73,8 @@ def bbox(mask: np.ndarray) -> list[float]:
 
 def common_opts(out_dir: Path, cls_emb: Path) -> list[str]:
     """Overrides of every setup: the R50 stage-3 script flags, CPU, the small test size."""
-    return ["MODEL.CLIP.WEIGHTS", str(cls_emb.parent / "regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth"),"MODEL.UniVS.TEST.NUM_PREV_FRAMES_MEMORY", "5", "INPUT.SAMPLING_FRAME_NUM", "5",
+    return ["MODEL.CLIP.WEIGHTS", str(cls_emb.parent / "regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth"),
+            "MODEL.UniVS.TEST.NUM_PREV_FRAMES_MEMORY", "5", "INPUT.SAMPLING_FRAME_NUM", "5",
             "INPUT.MIN_SIZE_TEST", str(TEST_SIZE), "INPUT.LSJ_AUG.SQUARE_ENABLED", "False",
             "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "", "MODEL.UniVS.CLIP_CLASS_EMBED_PATH", str(cls_emb),
             "OUTPUT_DIR", str(out_dir)]
