@@ -246,17 +246,71 @@ def summary(name: str, res: dict) -> str:
     return f"{name}: {'AGREES' if agrees(res) else 'DIFFERS'} " + " ".join(parts)
 
 
+TENSOR_FIXTURE = FIXTURES / "vos" / "official" / "tensor_clip0.pt"
+TENSOR_RTOL = 1e-4
+
+
+def tensor_mode_diffs(work: Path, fixture: Path = TENSOR_FIXTURE) -> dict:
+    """``UniVS.forward(mode='tensor')`` of our univs_r50 on the first clip of the VOS video vs the
+    official decoder's eval forward there (make_fixtures ``save_tensor_fixture``).
+
+    Inputs: the clip's frames normalised and zero-padded to /32 as the official eval does; one
+    'sot' mask prompt per object, the objects' masks on the clip's first frame (the official first
+    clip samples prompt tokens from frame 0 only: object 2, first seen at frame 3, has an empty
+    region there). Returns, per output and part ('learnable' = the first kept learnable queries,
+    'prompt' = the prompt queries), the max abs difference and the official max abs value;
+    :func:`tensor_close` is the pass rule (max diff <= 1e-4 x max(1, max |official|)).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from univs_bench.models.univs.checkpoint import build_variant, load_official_checkpoint
+    d = torch.load(str(fixture), weights_only=True)
+    ckpt, cls = write_weights(work)
+    model = build_variant("r50", device="cpu", mask_decoder={"num_classes": 3938})
+    load_official_checkpoint(model, str(ckpt), strict=True)
+    model.sem_seg_head.predictor.set_class_embeddings(torch.load(str(cls), weights_only=True))
+    model.eval()
+    x = (d["frames"].float() - d["pixel_mean"].view(1, 3, 1, 1)) / d["pixel_std"].view(1, 3, 1, 1)
+    h, w = x.shape[-2:]
+    div = int(d["size_divisibility"])
+    x = F.pad(x, (0, -(-w // div) * div - w, 0, -(-h // div) * div - h))[None]
+    sample = {"task": "sot", "prompt_regions": d["prompt_masks"][:, 0].float(), "prompt_frame": 0,
+              "frame_indices": d["frame_indices"]}
+    with torch.no_grad():
+        out = model(x, [sample], mode="tensor")
+    qi, n_prompt = d["query_index"], int(d["ids"].numel())
+    res = {}
+    for k in ("pred_logits", "pred_masks", "pred_embds"):
+        if out[k].shape[1] != int(d["num_queries"]):
+            raise ValueError(f"{k}: {out[k].shape[1]} queries, the official decoder has {int(d['num_queries'])}")
+        o, r = out[k][0][qi], d[k]
+        for part, sl in (("learnable", slice(0, len(qi) - n_prompt)), ("prompt", slice(len(qi) - n_prompt, None))):
+            res[f"{k}/{part}"] = {"max_diff": float((o[sl] - r[sl]).abs().max()), "max_abs": float(r[sl].abs().max())}
+    return res
+
+
+def tensor_close(entry: dict) -> bool:
+    return entry["max_diff"] <= TENSOR_RTOL * max(1.0, entry["max_abs"])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="our univs_r50 vs the official UniVS outputs")
     ap.add_argument("--setups", nargs="+", default=None, help=f"default: all ({' '.join(setups())})")
     ap.add_argument("--work-dir", default=None, help="default: a temporary folder")
     ap.add_argument("--json", default=None, help="also write the full results here")
+    ap.add_argument("--tensor", action="store_true", help="also compare tensor mode on the first VOS clip")
     args = ap.parse_args(argv)
     names = args.setups or setups()
     results = {}
     with tempfile.TemporaryDirectory(prefix="oracle_cmp_") as tmp:
         work = Path(args.work_dir or tmp)
         work.mkdir(parents=True, exist_ok=True)
+        if args.tensor:
+            tres = tensor_mode_diffs(work)
+            for k, e in tres.items():
+                print(f"tensor {k}: {'AGREES' if tensor_close(e) else 'DIFFERS'} max_diff={e['max_diff']:.3g} "
+                      f"max_abs={e['max_abs']:.3g}", flush=True)
         for name in names:
             res = compare(name, predict(name, work))
             results[name] = res

@@ -145,12 +145,60 @@ def setup_vos(args, work: Path, root: Path, out: Path, cls_emb: Path):
             "DATASETS.TEST", '("sot_davis17_val", )']
     cfg = official.setup_cfg(args.univs, config, opts)
     model = build_model(cfg)
-    run_dataset(cfg, model, "sot_davis17_val")
+    captured = capture_first_clip(model)
+    (inputs, _), = run_dataset(cfg, model, "sot_davis17_val")
+    save_tensor_fixture(captured, inputs, cfg, out / "official" / "tensor_clip0.pt")
     res = work / "out" / "inference" / "Annotations"
     dst = out / "official" / "davis17"
     shutil.copytree(res, dst, dirs_exist_ok=True)
     return {"config": config, "overrides": opts_public(opts), "benchmark": "davis17",
             "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/davis17/<seq>/<frame>.png"}
+
+
+N_LEARN_SAVED = 16   # learnable queries whose outputs the tensor fixture keeps (all prompt queries kept)
+
+
+def capture_first_clip(model) -> dict:
+    """Hooks on the official ``sem_seg_head``: its first eval call's prompt state and outputs."""
+    import torch
+    cap: dict = {}
+
+    def pre(mod, args, kwargs):
+        if cap:
+            return
+        t = kwargs["targets"][0]
+        cap["prompt_masks"] = t["masks"].clone().bool()          # (N, T, Hp, Wp) written GT masks
+        cap["first_appear_frame_idxs"] = t["first_appear_frame_idxs"].clone()
+        cap["frame_indices"] = torch.as_tensor(t["frame_indices"]).clone()
+        cap["ids"] = torch.as_tensor(t["ids"]).clone()
+
+    def post(mod, args, kwargs, out):
+        if "pred_logits" in cap:
+            return
+        q = out["pred_logits"].shape[1]
+        keep = torch.cat([torch.arange(N_LEARN_SAVED), torch.arange(q - len(cap["ids"]), q)])
+        cap["query_index"] = keep
+        cap["num_queries"] = torch.tensor(q)
+        for k in ("pred_logits", "pred_masks", "pred_embds"):
+            cap[k] = out[k][0, keep].detach().float().clone()
+    model.sem_seg_head.register_forward_pre_hook(pre, with_kwargs=True)
+    model.sem_seg_head.register_forward_hook(post, with_kwargs=True)
+    return cap
+
+
+def save_tensor_fixture(cap: dict, inputs: dict, cfg, dst: Path):
+    """The official decoder's eval forward on the first clip of the VOS video (issue 10: tensor
+    mode within 1e-4): the clip's frames (uint8, before normalisation and padding), the prompt
+    state the official code passed in, and the outputs of the kept queries (the first
+    N_LEARN_SAVED learnable ones and every prompt query, ``query_index``)."""
+    import torch
+    t = int(cap["frame_indices"].numel())
+    data = {"frames": torch.stack([x for x in inputs["image"][:t]]),      # (T, 3, H, W) uint8 RGB
+            "pixel_mean": torch.tensor(cfg.MODEL.PIXEL_MEAN), "pixel_std": torch.tensor(cfg.MODEL.PIXEL_STD),
+            "size_divisibility": torch.tensor(32),
+            **{k: v for k, v in cap.items()}}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, str(dst))
 
 
 def opts_public(opts: list[str]) -> list[str]:
