@@ -271,6 +271,7 @@ def synth(benchmark: str, dst: Path, seed: int = 0) -> Path:
     write_suite(str(tmp), benchmarks=[benchmark], cfg=SynthConfig(videos=1, frames=FRAMES, size=(H, W), seed=seed))
     shutil.move(str(tmp / benchmark), str(dst))
     shutil.rmtree(tmp)
+    (dst / "README.txt").unlink(missing_ok=True)
     return dst
 
 
