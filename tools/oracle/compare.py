@@ -214,6 +214,46 @@ def compare_panoptic(official: Path, ours: Path) -> dict:
             "class_mismatch": mismatch}
 
 
+def _burst_label_maps(pred_json: Path) -> dict:
+    """Our BURST json -> {(seq_name, frame stem): {track id: mask}}."""
+    import pycocotools.mask as mask_util
+    doc = json.loads(pred_json.read_text())
+    out = {}
+    for seq in doc["sequences"]:
+        h, w = seq["height"], seq["width"]
+        for path, seg in zip(seq["annotated_image_paths"], seq["segmentations"]):
+            out[(seq["seq_name"], Path(path).stem)] = {
+                int(k): mask_util.decode({"size": [h, w], "counts": v["rle"]}).astype(bool) for k, v in seg.items()}
+    return out
+
+
+def compare_burst(official: Path, ours: Path) -> dict:
+    """Official VOS-writer PNGs of the BURST sequences (track ids, annotated frames) vs our BURST
+    json: per track, mean IoU over the frames where either side has it."""
+    pred = sorted(p for p in ours.rglob("*.json"))
+    if not pred:
+        raise FileNotFoundError(f"{ours}: no BURST json written")
+    mine = _burst_label_maps(pred[0])
+    per: dict[tuple[str, int], list[float]] = {}
+    seen_off, seen_ours = set(), set()
+    for f in sorted(official.rglob("*.png")):
+        a = _read_png(f)
+        ours_f = mine.get((f.parent.name, f.stem), {})
+        for k in (set(int(x) for x in np.unique(a)) - {0}) | set(ours_f):
+            ma = a == k
+            mb = ours_f.get(k, np.zeros_like(ma))
+            if ma.any():
+                seen_off.add((f.parent.name, k))
+            if mb.any():
+                seen_ours.add((f.parent.name, k))
+            union = np.logical_or(ma, mb).sum()
+            per.setdefault((f.parent.name, k), []).append(float(np.logical_and(ma, mb).sum() / union) if union else 1.0)
+    ious = {f"{v}:{k}": float(np.mean(x)) for (v, k), x in sorted(per.items())}
+    return {"objects": len(seen_off), "missing": sorted(f"{v}:{k}" for v, k in seen_off - seen_ours),
+            "extra": sorted(f"{v}:{k}" for v, k in seen_ours - seen_off), "per_object_iou": ious,
+            "min_iou": min(ious.values()) if ious else 1.0}
+
+
 def compare(name: str, ours_root: Path) -> dict:
     """Compare the official outputs of setup ``name`` with ours (the folder :func:`predict` returns)."""
     setup = load_setup(name)
@@ -223,6 +263,8 @@ def compare(name: str, ours_root: Path) -> dict:
         return compare_vis_json(off / "results.json", ours_root / "results.json")
     if bench == "vipseg":
         return compare_panoptic(off, ours_root)
+    if bench == "burst":
+        return compare_burst(off, ours_root)
     return compare_label_pngs(off, ours_root)
 
 
