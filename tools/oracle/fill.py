@@ -97,7 +97,7 @@ def fill_value(key: str, shape: tuple[int, ...]) -> np.ndarray:
     return (_rng(key).standard_normal(shape) * (gain / math.sqrt(fan_in))).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def digest(variant: str = "r50") -> str:
     """sha256 over every filled tensor (key, shape, float32 bytes) and the class embeddings:
     make_fixtures records it, so a test can tell that regenerated weights are the fixtures' ones."""
