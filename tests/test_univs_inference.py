@@ -320,15 +320,10 @@ def test_predict_video_schema_for_category_and_text_tasks(tmp_path, tiny, task):
     item = VideoAnnotation(video=VideoInfo(id="v", frames=names, height=H, width=W), prompts=prompts)
     model = copy.copy(tiny)  # same network, test thresholds
     model.options = {"score_threshold": 0.0, "stability_threshold": 0.0, "clip_length": 2}
-    with pytest.warns(UserWarning) if task == "refvos" else _nullcontext():
-        pred = model.predict_video(item, meta, SimpleNamespace(task=task, name="synthetic_" + task))
+    pred = model.predict_video(item, meta, SimpleNamespace(task=task, name="synthetic_" + task))
     pred.check(meta, prediction=True)
     if task == "refvos":
         assert [t.prompt_id for t in pred.tracks] == ["e0"]
     else:
         assert pred.tracks and all(t.category in {c.id for c in cats} for t in pred.tracks)
 
-
-def _nullcontext():
-    import contextlib
-    return contextlib.nullcontext()

@@ -236,6 +236,9 @@ class Runner:
         return prov
 
     def run(self, benchmarks: list[Benchmark]) -> dict[str, dict]:
+        check = getattr(self.model, "check_benchmarks", None)
+        if check is not None:  # a model that cannot answer a benchmark says so before any work
+            check(benchmarks)
         return {b.name: self.run_benchmark(b) for b in benchmarks}
 
 

@@ -19,6 +19,13 @@ Model options:
 - ``category_maps``: {benchmark: {category id: model class index}}; defaults: the official
   slice of the combined class list for full-size models, the categories' rank for
   ``univs_tiny`` (or the maps a training checkpoint stores in ``meta['category_maps']``).
+- ``text_encoder``: the RegionCLIP RN50x4 language-encoder file
+  ``regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth`` (official key names, see
+  ``text_encoder.map_official_keys``; not in UniVS checkpoints). Needed for RefVOS (a run
+  with a RefVOS benchmark and no encoder stops before the first video) and, without
+  ``class_embeds``, gives the category embeddings: each benchmark's category names through the
+  encoder and the 81 official templates, cached per (encoder sha256, benchmark, names) in
+  ``$UNIVS_BENCH_CACHE`` (default ``~/.cache/univs-bench``)/class_embeds/.
 - ``device``: 'cuda' / 'cpu' (default: cuda when available).
 
 Example::
@@ -29,8 +36,6 @@ Example::
 from __future__ import annotations
 
 import copy
-import warnings
-import zlib
 from pathlib import Path
 
 from ..errors import InputError
@@ -48,7 +53,7 @@ TINY_CHECKPOINTS = ("work_dirs/univs_tiny_train/univs_tiny.pth",
                     "work_dirs/univs_tiny_synth/last_checkpoint", "work_dirs/tiny_synth/last_checkpoint",
                     "work_dirs/univs_tiny_synth/latest.pth", "work_dirs/univs_tiny/last_checkpoint",
                     "work_dirs/univs_tiny/latest.pth")
-MODEL_OPTIONS = ("checkpoint", "config", "class_embeds", "category_maps", "device", "weights")
+MODEL_OPTIONS = ("checkpoint", "config", "class_embeds", "category_maps", "device", "weights", "text_encoder")
 
 
 def _resolve_last_checkpoint(path: Path) -> Path | None:
@@ -94,7 +99,8 @@ class UniVSBenchModel(VideoModel):
 
     def __init__(self, checkpoint: str | None = None, config: str | None = None,
                  class_embeds: str | None = None, category_maps: dict | None = None,
-                 device: str | None = None, weights: str | None = None, **options):
+                 device: str | None = None, weights: str | None = None, text_encoder: str | None = None,
+                 **options):
         from .univs.inference import InferenceConfig
         known = {f for f in InferenceConfig.__dataclass_fields__}
         bad = sorted(set(options) - known)
@@ -106,7 +112,11 @@ class UniVSBenchModel(VideoModel):
         self.checkpoint, self.config, self.class_embeds = checkpoint, config, class_embeds
         self.category_maps = {k: {int(c): int(v) for c, v in m.items()} for k, m in (category_maps or {}).items()}
         self.weights = weights
+        self.text_encoder = text_encoder
+        if text_encoder and not Path(text_encoder).is_file():
+            raise InputError(f"text_encoder={text_encoder}: no such file")
         self.report: dict = {}
+        self._bench_embeds: dict = {}
         self.net = self._build(device)
 
     # ------------------------------------------------------------------ building
@@ -131,7 +141,14 @@ class UniVSBenchModel(VideoModel):
         cfg = self._model_cfg()
         cfg.pop("type", None)
         cfg["criterion"] = None
-        net = UniVS(**cfg)
+        if self.text_encoder:
+            cfg["text_encoder"] = {**dict(cfg.get("text_encoder") or {}), "weights": self.text_encoder}
+        try:
+            net = UniVS(**cfg)
+        except ValueError as e:
+            if self.text_encoder and "text encoder weights" in str(e):
+                raise InputError(f"text_encoder={self.text_encoder}: {e}") from e
+            raise
         ckpt = self.checkpoint or self._default_checkpoint()
         if ckpt:
             data = load_checkpoint_file(ckpt)
@@ -164,7 +181,16 @@ class UniVSBenchModel(VideoModel):
         return {"model": self.name, "config": self.config, "checkpoint": self.checkpoint,
                 "weights": "random" if not self.checkpoint else "checkpoint",
                 "ema_used": self.report.get("ema_used"), "class_embeds": self.class_embeds,
-                "options": self.options}
+                "text_encoder": self.net.text_encoder_info, "options": self.options}
+
+    def check_benchmarks(self, benchmarks) -> None:
+        """Refuse, before any video is run, benchmarks this model cannot answer meaningfully."""
+        if self.net.text_prompt_encoder is not None:
+            return
+        refvos = [b.name for b in benchmarks if b.task == "refvos"]
+        if refvos:
+            raise InputError(f"{self.name}: {', '.join(refvos)} (RefVOS) needs the text encoder: give --cfg-options "
+                             "text_encoder=regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth (see README)")
 
     # ------------------------------------------------------------------ categories
     def _class_map(self, meta, bench) -> dict[int, int]:
@@ -172,6 +198,8 @@ class UniVSBenchModel(VideoModel):
         if bench.name in self.category_maps:
             return self.category_maps[bench.name]
         cats = sorted(c.id for c in meta.categories)
+        if self._text_class_embeds():
+            return {c: i for i, c in enumerate(cats)}
         k = self.net.sem_seg_head.predictor.class_text_embeds.shape[0]
         off = OFFICIAL_CLASS_OFFSETS.get(bench.name) if self.variant not in (None, "tiny") else None
         if off is not None and off + len(cats) <= k:
@@ -194,26 +222,30 @@ class UniVSBenchModel(VideoModel):
 
     # ------------------------------------------------------------------ text
     def _text_features(self, texts, device):
-        import torch
         enc = self.net.text_prompt_encoder
-        if enc is not None:
-            return enc.encode(list(texts), device)
-        # No text encoder in this model: words hashed onto the class text embeddings, a
-        # stand-in that only lets untrained/smoke runs go through the grounding path.
-        if not getattr(self, "_warned_text", False):
-            warnings.warn(f"{self.name}: no text encoder configured; expressions use hashed word "
-                          "embeddings (RefVOS numbers are not meaningful)", stacklevel=2)
-            self._warned_text = True
-        emb = self.net.sem_seg_head.predictor.class_text_embeds.to(device)
-        words = []
-        for t in texts:
-            toks = [w for w in t.lower().split() if w] or ["."]
-            words.append(torch.stack([emb[zlib.crc32(w.encode()) % emb.shape[0]] for w in toks]))
-        length = max(w.shape[0] for w in words)
-        wf = torch.zeros(len(texts), length, emb.shape[1], device=device)
-        for i, w in enumerate(words):
-            wf[i, :w.shape[0]] = w
-        return wf, torch.stack([w.mean(0) for w in words])
+        if enc is None:
+            raise InputError(f"{self.name}: expressions need the text encoder: give --cfg-options "
+                             "text_encoder=regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth (see README)")
+        return enc.encode(list(texts), device)
+
+    def _text_class_embeds(self) -> bool:
+        """Category embeddings come from the text encoder: an official variant with an encoder
+        file and no ``class_embeds`` file."""
+        return bool(self.text_encoder) and not self.class_embeds and self.variant not in (None, "tiny")
+
+    def _use_benchmark_classes(self, meta, bench) -> None:
+        """Put the benchmark's category embeddings (category ids in increasing order) into the
+        class head, from the cache or freshly encoded."""
+        if not self._text_class_embeds() or bench.name in self.category_maps:
+            return
+        names = [c.name for c in sorted(meta.categories, key=lambda c: c.id)]
+        key = (bench.name, tuple(names))
+        emb = self._bench_embeds.get(key)
+        if emb is None:
+            emb = class_embeddings(self.net.text_prompt_encoder, names, bench.name,
+                                   (self.net.text_encoder_info or {}).get("sha256") or "")
+            self._bench_embeds[key] = emb
+        self.net.sem_seg_head.predictor.set_class_embeddings(emb)
 
     # ------------------------------------------------------------------ prediction
     def inference_config(self, bench):
@@ -238,6 +270,7 @@ class UniVSBenchModel(VideoModel):
                            load=lambda f: _read_rgb(meta.image_path(v.id, v.frames[f])))
         inv = {}
         if task in ("vis", "vps", "vss"):
+            self._use_benchmark_classes(meta, bench)
             cmap = self._class_map(meta, bench)
             inv = {k: c for c, k in cmap.items()}
             video.class_subset = torch.tensor(sorted(inv), dtype=torch.long)
@@ -283,11 +316,43 @@ class UniVSBenchModel(VideoModel):
                 tracks.append(Track(id=int(t.obj_id), category=cat, masks=seq(t.masks), score=1.0,
                                     prompt_id=str(t.prompt_id if t.prompt_id is not None else t.obj_id)))
         elif task == "refvos":
+            # no score officially (score 1: on Ref-DAVIS the lowest expression index wins overlaps);
+            # the mean max grounding probability is kept as an attribute
             for i, t in enumerate(out["targets"]):
-                score = float(t.logit_sum / max(t.logit_n, 1)) if t.logit_sum is not None else 0.0
-                tracks.append(Track(id=i + 1, category=None, masks=seq(t.masks), score=score,
-                                    prompt_id=str(t.prompt_id)))
+                prob = float(t.logit_sum / max(t.logit_n, 1)) if t.logit_sum is not None else 0.0
+                tracks.append(Track(id=i + 1, category=None, masks=seq(t.masks), score=1.0,
+                                    prompt_id=str(t.prompt_id), attributes={"grounding_prob": prob}))
         return VideoAnnotation(video=copy.deepcopy(v), tracks=tracks, label_maps=[], prompts=[])
+
+
+def class_embeddings(text_prompt_encoder, names: list[str], bench: str, encoder_sha256: str,
+                     cache_dir: str | None = None):
+    """(K, D) text embeddings of category ``names`` (official: mean EOT feature over the 81
+    templates), cached in ``cache_dir`` (default ``$UNIVS_BENCH_CACHE`` or ``~/.cache/univs-bench``,
+    subfolder class_embeds/) under the encoder's sha256, the benchmark and a hash of the names;
+    without a checksum nothing is cached."""
+    import hashlib
+    import os
+
+    import torch
+
+    from ..io.atomic import atomic_path
+    from .univs.checkpoint import load_checkpoint_file
+    path = None
+    if encoder_sha256:
+        root = Path(cache_dir or os.environ.get("UNIVS_BENCH_CACHE") or Path.home() / ".cache" / "univs-bench")
+        digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:12]
+        path = root / "class_embeds" / f"{encoder_sha256[:16]}_{bench}_{digest}.pt"
+        if path.is_file():
+            emb = load_checkpoint_file(path)
+            if tuple(emb.shape) == (len(names), text_prompt_encoder.text_encoder.text_projection.shape[1]):
+                return emb
+    emb = text_prompt_encoder.encode_classes(names).float().cpu()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(str(path), suffix=".pt") as tmp:
+            torch.save(emb, tmp)
+    return emb
 
 
 def _prompt_region(p, v, resolver):
@@ -472,7 +537,7 @@ def ensure_tiny_checkpoint(work_dir: str, config: str | None = None, cfg_options
     seconds = time.time() - t0
     model = runner.model.module if hasattr(runner.model, "module") else runner.model
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()
-             if k.startswith(("backbone.", "sem_seg_head."))}
+             if k.startswith(("backbone.", "sem_seg_head.", "text_encoder."))}
     model_cfg = _plain(_short_types(copy.deepcopy(cfg.to_dict()["model"])))
     model_cfg.pop("criterion", None)
     cmaps = {b: {int(c): int(k) for c, k in m.items()} for b, m in cfg.tiny_category_maps.items()}

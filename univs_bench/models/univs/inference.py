@@ -73,7 +73,7 @@ TASK_DEFAULTS: dict[str, dict] = {
     "vss": {"score_threshold": 0.05, "test_size": 720},
     "vos": {"consistency_threshold": 0.5, "test_size": 640},
     "davis17": {"test_size": 720},
-    "refvos": {"score_threshold": 0.05, "test_size": 640},
+    "refvos": {"score_threshold": 0.05, "consistency_threshold": 0.5, "test_size": 640},
     "pvos": {"score_threshold": 0.25, "overlap_threshold": 0.8, "consistency_threshold": 0.5,
                  "test_size": 720},
 }
@@ -846,6 +846,18 @@ class StreamingInference:
 
     # ------------------------------------------------------------------ RefVOS
     def _clip_refvos(self, state, mf, levels, fidx) -> None:
+        """One clip of the official grounding branch (``inference_video_vos.py``, task
+        'grounding', prompt queries only, 'sep-blocked', l4p in the decoder heads).
+
+        Each expression keeps one embedding slot per frame. The first clip writes its masks and
+        its T per-frame embeddings. Each later clip first appends a slot per new frame (the mean
+        of the last as many slots), then tests consistency: the temporally weighted cosine
+        similarity of the clip's T embeddings with the last max(k, T) slots must exceed
+        ``consistency_threshold`` (0.5, hard-coded officially). A consistent clip adds its mask
+        logits to its frames (sums; output = sum > 0) and its embeddings average into the last T
+        slots, ``(slot + e) / 2``; an inconsistent one adds nothing and, as the official update
+        does with its zeroed embeddings, halves those slots.
+        """
         exps = state.video.expressions
         if not exps:
             return
@@ -855,6 +867,7 @@ class StreamingInference:
                 t = self._new_target(state, 0, prompt_id=e["prompt_id"])
                 state.by_obj[e["prompt_id"]] = t
         words, sentence = state.text
+        words, sentence = words.to(self.device), sentence.to(self.device)
         b, t = 1, fidx.numel()
         src, pos, sizes = flatten_levels(self.dec, levels, fidx)
         enc = self.dec.encode_prompts(src, pos, sizes, {"type": "expression", "sentence": sentence[None],
@@ -867,8 +880,28 @@ class StreamingInference:
             self.stats["proca_calls"] += 1
         nq = self.dec.num_queries
         frames = fidx.tolist()
+        cur = out["pred_embds"][nq:nq + len(exps)].float()  # E, T, C
+        slots = getattr(state, "ref_slots", None)
+        if slots is None:  # first clip: its masks and embeddings are written as they are
+            ok = [True] * len(exps)
+            slots = cur.clone()
+        else:
+            new = frames[-1] - state.ref_slots_end
+            if new > 0:
+                slots = torch.cat([slots, slots[:, -new:].mean(1, keepdim=True).expand(-1, new, -1)], 1)
+            memory = max(self.cfg.num_prev_frames_memory, t)
+            sim = consistency_similarity(slots[:, -memory:], cur)
+            ok = (sim > self.cfg.consistency_threshold).tolist()
+            last = slots[:, -t:]
+            nonblank = (last != 0).any(-1, keepdim=True).float()
+            add = torch.where(torch.tensor(ok, device=cur.device)[:, None, None], cur, torch.zeros_like(cur))
+            slots = torch.cat([slots[:, :-t], (last + add) / (nonblank + 1.0)], 1)
+        keep = max(self.cfg.num_prev_frames_memory, t)
+        state.ref_slots, state.ref_slots_end = slots[:, -keep:], frames[-1]
         for i, e in enumerate(exps):
             tgt = state.by_obj[e["prompt_id"]]
+            if not ok[i]:
+                continue
             self._accumulate(state, tgt.id, frames, out["pred_masks"][nq + i])
             s = out["pred_logits"][nq + i].float().sigmoid().max()
             tgt.logit_sum = s if tgt.logit_sum is None else tgt.logit_sum + s
@@ -892,7 +925,7 @@ class StreamingInference:
         buf = state.pending.pop(f, {})
         tmap = {t.id: t for t in state.targets}
         ids = [tid for tid in buf if tid in tmap]
-        if task == "refvos":
+        if task == "refvos":  # summed logits > 0 (the count only rescales them)
             for tid in ids:
                 s, c = buf[tid]
                 tmap[tid].masks[f] = state.encode(self._to_output((s / c)[None])[0])

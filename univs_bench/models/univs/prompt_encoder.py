@@ -182,23 +182,68 @@ class PromptMemoryPool:
 
 
 class TextPromptEncoder:
-    """Expressions -> CLIP features, with a frozen text encoder kept out of the model state.
+    """Expressions and category names -> CLIP features (official ``get_expression_prompt``).
 
-    ``encode(expressions)`` returns ``(word_feats (E, 77, D), sentence_feats (E, D))``: word
-    features from the first template, sentence features averaged over all templates (UniVS's
-    ``get_expression_prompt``; the official template list is long, give it via ``templates``).
+    ``encode(expressions)`` returns ``(word_feats (E, L, D), sentence_feats (E, D))``: each
+    expression is cleaned (``clean_expression``, as ``transform_expressions`` does at test time),
+    put into every template (default the 81 official ones); the sentence feature is the mean of
+    the templates' EOT features and the word features are all L = 77 token features of the first
+    template ("{}."). ``encode_classes(names)`` gives one (D,) feature per name: the mean EOT
+    feature over the templates (``clip_prompt_utils.pre_tokenize`` + ``extract_class_embed``).
+    ``clean=False`` keeps expressions as given (training on already clean text).
+
+    The encoder is causal, so a token's feature depends only on the tokens before it: every
+    template but the first is run only up to its longest EOT position (same numbers, a fraction
+    of the work).
     """
 
-    def __init__(self, text_encoder, tokenizer, templates: tuple[str, ...] = ("{}.",)):
-        self.text_encoder, self.tokenizer, self.templates = text_encoder, tokenizer, templates
+    def __init__(self, text_encoder, tokenizer, templates: tuple[str, ...] | None = None,
+                 clean: bool = True):
+        from .text_encoder import PROMPT_TEMPLATES
+        self.text_encoder, self.tokenizer = text_encoder, tokenizer
+        self.templates = tuple(templates) if templates else PROMPT_TEMPLATES
+        self.clean = clean
 
-    @torch.no_grad()
+    def _features(self, texts: list[str], device, need_words: bool):
+        tokens = self.tokenizer(texts).to(device)
+        eot_pos = tokens.argmax(-1)
+        words = None
+        if need_words:
+            words, first = self.text_encoder.encode_text(tokens[:1], only_eot=False)
+            words = words[0]
+        if tokens.shape[0] > (1 if need_words else 0):
+            rest = tokens[1:] if need_words else tokens
+            rest = rest[:, :int(eot_pos.max()) + 1]
+            eots = self.text_encoder.encode_text(rest)
+            eots = torch.cat([first, eots]) if need_words else eots
+        else:
+            eots = first
+        return words, eots
+
+    def _device(self, device):
+        own = next(self.text_encoder.parameters()).device
+        if device is None:
+            return own
+        device = torch.device(device)
+        if own != device and not any(p.requires_grad for p in self.text_encoder.parameters()):
+            self.text_encoder.to(device)  # the frozen encoder lives outside the model's .to()
+        return device
+
     def encode(self, expressions: list[str], device=None):
-        device = device or next(self.text_encoder.parameters()).device
+        from .text_encoder import clean_expression
+        device = self._device(device)
         words, sentences = [], []
         for exp in expressions:
-            tokens = self.tokenizer([tpl.replace("{}", exp) for tpl in self.templates]).to(device)
-            w, s = self.text_encoder.encode_text(tokens, only_eot=False)
-            words.append(w[0])
-            sentences.append(s.mean(0))
+            exp = clean_expression(exp) if self.clean else exp
+            w, eots = self._features([tpl.replace("{}", exp) for tpl in self.templates], device, True)
+            words.append(w)
+            sentences.append(eots.mean(0))
         return torch.stack(words), torch.stack(sentences)
+
+    @torch.no_grad()
+    def encode_classes(self, names: list[str], device=None) -> Tensor:
+        from .text_encoder import clean_class_name
+        device = self._device(device)
+        out = [self._features([tpl.replace("{}", clean_class_name(n)) for tpl in self.templates], device,
+                              False)[1].mean(0) for n in names]
+        return torch.stack(out) if out else torch.zeros(0, self.text_encoder.text_projection.shape[1])
