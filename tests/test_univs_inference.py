@@ -393,3 +393,95 @@ def test_eval_forward_uses_the_official_first_clip_pool(tiny, monkeypatch, t):
     keys, kpe = buf.keys(torch.zeros(2, dtype=torch.long))
     assert torch.equal(dense[:, :, 0], keys) and torch.equal(dense_pe[:, :, 0], kpe)
     assert all(torch.equal(dense[:, :, j], dense[:, :, 0]) for j in range(t))
+
+
+# ---------------------------------------------------------------------- defects (issue 10 item 3)
+def test_no_silent_cap_on_the_number_of_targets(tiny, monkeypatch):
+    """120 distinct confident entities in one clip all become targets (the official code has
+    no cap; ours dropped every entity beyond 100)."""
+    dec = tiny.net.sem_seg_head.predictor
+    nq, k, c = 120, dec.class_text_embeds.shape[0], dec.hidden_dim
+    monkeypatch.setattr(dec, "num_queries", nq)
+
+    def fake_decode(dec_, levels, mf, fidx, prompts=None, task="detection", **kw):
+        t = fidx.numel()
+        q = nq + (len(prompts) if prompts is not None else 0)
+        h4, w4 = mf.shape[-2:]
+        masks = torch.full((q, t, h4, w4), -10.0)
+        for j in range(nq):                      # one distinct cell per learnable query
+            masks[j, :, j // w4, j % w4] = 10.0
+        logits = torch.full((q, k), -10.0)
+        logits[:, 0] = 10.0
+        return {"pred_logits": logits, "pred_masks": masks, "pred_embds": torch.eye(q, c)[:, None].repeat(1, t, 1),
+                "num_prompts": q - nq}
+    monkeypatch.setattr(inf, "decode_clip", fake_decode)
+    fr = [np.zeros((64, 64, 3), np.uint8)] * 3
+    v = VideoInput(64, 64, 3, load=lambda f: fr[f], class_subset=torch.arange(4))
+    out = StreamingInference(tiny.net, entity_cfg(topk=200)).run(v, "vis")
+    assert len(out["targets"]) == nq
+
+
+def test_pvos_defaults_hold_only_settings_the_procedure_reads():
+    """PVOS runs the VOS procedure: no score/overlap/consistency threshold is read there, so
+    none may appear in its defaults (they were dead entries)."""
+    assert not {"score_threshold", "overlap_threshold", "consistency_threshold"} & set(inf.TASK_DEFAULTS["pvos"])
+    assert not {"score_threshold", "overlap_threshold", "consistency_threshold"} & set(inf.TASK_DEFAULTS["vos"])
+    assert inf.VOS_CONSISTENCY_THRESHOLD == 0.5
+
+
+def test_official_variant_without_class_embeddings_is_an_error(tiny, tmp_path):
+    import copy
+    from types import SimpleNamespace
+
+    from univs_bench.models.univs_zoo import load_class_embeddings
+    model = copy.copy(tiny)
+    model.variant, model.class_embeds = "r50", None
+    with pytest.raises(InputError, match="class_embeds"):
+        model.predict_video(SimpleNamespace(video=None), None, SimpleNamespace(task="vis", name="ytvis21"))
+    bad = tmp_path / "emb.pth"
+    torch.save({"names": ["a", "b"]}, bad)
+    with pytest.raises(InputError, match=r"emb\.pth.*no tensor"):
+        load_class_embeddings(str(bad))
+
+
+# ---------------------------------------------------------------------- official test settings
+def test_official_test_settings_per_backbone_and_benchmark():
+    from univs_bench.models.univs_zoo import official_test_settings as ots
+    r50 = ots("r50", "vos", "davis17")
+    assert (r50["test_size"], r50["clip_length"], r50["num_prev_frames_memory"], r50["prompt_points"],
+            r50["square_size"], r50["self_attn_mask_type"]) == (640, 5, 5, 256, 0, "sep")
+    pv = ots("swinl", "pvos", "viposeg")          # Swin-L PVOS: k 5, 'sep-blocked', no square
+    assert (pv["num_prev_frames_memory"], pv["self_attn_mask_type"], pv["square_size"]) == (5, "sep-blocked", 0)
+    assert ots("swinb", "refvos", "refdavis17")["num_prev_frames_memory"] == 5
+    assert ots("swinb", "vps", "vipseg")["square_size"] == 1024            # every Swin-B run
+    assert ots("swint", "vis", "ovis")["square_size"] == 1024              # Swin-T VIS runs
+    assert ots("swint", "vps", "vipseg")["square_size"] == 0
+    assert [ots(v, t, b)["prompt_points"] for v, t, b in
+            [("r50", "vis", "ytvis21"), ("r50", "vps", "vipseg"), ("r50", "pvos", "viposeg"),
+             ("r50", "refvos", "refdavis17")]] == [128, 64, 256, 32]
+    assert {ots(v, t, b)["test_size"] for v in ("r50", "swint", "swinb", "swinl") for t, b in
+            [("vis", "ytvis21"), ("vis", "ovis"), ("vss", "vspw"), ("vps", "vipseg"), ("vos", "davis17"),
+             ("pvos", "viposeg"), ("refvos", "refdavis17")]} == {640}
+    mose = ots("r50", "vos", "mose")                 # no script: the YAML
+    assert (mose["test_size"], mose["clip_length"], mose["num_prev_frames_memory"], mose["square_size"]) == (720, 2, 10, 1024)
+    assert ots("swinb", "vos", "ytvos18")["test_size"] == 700
+    assert ots("r50", "vos", "burst") == ots("r50", "vos", "davis17")   # borrowed
+    cfg = InferenceConfig.for_benchmark("pvos", "viposeg", overrides=ots("swinl", "pvos", "viposeg"))
+    assert cfg.self_attn_mask_type == "sep-blocked" and cfg.prompt_points == 256
+
+
+def test_geometry_resize_and_square_padding(tiny):
+    eng = StreamingInference(tiny.net, InferenceConfig(test_size=640))
+    assert eng._geometry(480, 854) == ((640, 1139), (640, 1152))        # int(1138.67 + 0.5)
+    eng = StreamingInference(tiny.net, InferenceConfig(test_size=640, square_size=1024))
+    # long side capped at min(1333, 1024): 640 x 1138.67 -> 575.55 x 1024; padded to 1024 x 1024
+    assert eng._geometry(480, 854) == ((576, 1024), (1024, 1024))
+    # frames shrink with PIL bilinear on uint8 (antialiased), as detectron2's ResizeTransform
+    from PIL import Image
+    img = np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    eng = StreamingInference(tiny.net, InferenceConfig(test_size=20))
+    eng.resized, eng.padded = eng._geometry(40, 60)
+    x = eng._load(VideoInput(40, 60, 1, load=lambda f: img), 0)
+    ref = torch.from_numpy(np.asarray(Image.fromarray(img).resize((30, 20), Image.BILINEAR))).permute(2, 0, 1).float()
+    ref = (ref - eng.mean) / eng.std
+    assert eng.resized == (20, 30) and torch.allclose(x[:, :20, :30], ref)

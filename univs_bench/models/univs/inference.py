@@ -37,9 +37,10 @@ inference_video_entity.py``, ``inference_video_vos.py``, ``comm.py``, ``configs/
 * VIS output: one tube per target and class, score = class score averaged over the video x
   mask quality, classes above 0.1 x 0.05 kept, then the top max(1.5 x #above 0.05, top-k).
 * thresholds (``TASK_DEFAULTS``): YTVIS cls 0.25, OVIS 0.2, VPS cls 0.15 / overlap 0.6 /
-  NMS 0.75 / new 0.05 / consistency 0.05, VSS 0.05, VOS consistency 0.5, RefVOS 0.05 with
-  'sep-blocked' self-attention, PVOS 0.25; test short side 640 (VIS, VOS, RefVOS) or 720
-  (VPS, VSS, PVOS, DAVIS).
+  NMS 0.75 / new 0.05 / consistency 0.05, VSS 0.05, RefVOS 0.05 with 'sep-blocked'
+  self-attention; VOS/PVOS consistency 0.5 hard-coded; test short side 640 in every official
+  stage-3 script (per-backbone settings: ``univs_zoo.official_test_settings``).
+* VOS/PVOS/BURST: :meth:`StreamingInference._clip_vos` (``inference_video_vos.py``).
 
 Ablation switches (paper Table 3): ``prompt_as_queries`` (off: the pool tokens are extra
 keys of the masked cross-attention and targets are read out of the learnable queries by
@@ -75,13 +76,13 @@ TASK_DEFAULTS: dict[str, dict] = {
     "ovis": {"score_threshold": 0.2, "topk": 50},
     "vps": {"score_threshold": 0.15, "overlap_threshold": 0.6, "box_nms_threshold": 0.75,
                 "newly_threshold": 0.05, "consistency_threshold": 0.05, "stability_threshold": 0.25,
-                "topk": 100, "test_size": 720},
-    "vss": {"score_threshold": 0.05, "test_size": 720},
-    "vos": {"consistency_threshold": 0.5, "test_size": 640},
-    "davis17": {"test_size": 720},
+                "topk": 100, "test_size": 640},
+    "vss": {"score_threshold": 0.05, "test_size": 640},
+    # VOS/PVOS/BURST read no threshold (the consistency threshold is hard-coded, see
+    # VOS_CONSISTENCY_THRESHOLD); PVOS runs the VOS procedure plus the semantic help
+    "vos": {"test_size": 640},
     "refvos": {"score_threshold": 0.05, "test_size": 640},
-    "pvos": {"score_threshold": 0.25, "overlap_threshold": 0.8, "consistency_threshold": 0.5,
-                 "test_size": 720},
+    "pvos": {"test_size": 640},
 }
 
 
@@ -101,6 +102,7 @@ class InferenceConfig:
     tracker: str = "vs2p"
     test_size: int | None = None
     max_size: int = 1333
+    square_size: int = 0                  # >0: official square mode (pad to this size, long side <= it)
     prompt_points: int | None = None   # tokens per frame in the pool (None: the decoder's)
     score_threshold: float = 0.25         # APPLY_CLS_THRES
     box_nms_threshold: float = 0.85       # BOX_NMS_THRESH
@@ -112,7 +114,6 @@ class InferenceConfig:
     new_object_iou: float = 0.5
     similarity_threshold: float = 0.5     # cosine, 'similarity' tracker / prompts-as-keys
     topk: int = 50                        # DETECTIONS_PER_IMAGE
-    max_entities: int = 100
     prompt_sampling: str = "random"       # tokens in a mask: official random subset | 'linspace' (ours)
     prompt_seed: int = 0                  # seed of that subset (the official draw is unseeded)
     self_attn_mask_type: str | None = None  # None: the decoder's ('sep'); 'sep-blocked' Swin-L PVOS
@@ -438,6 +439,14 @@ class FeatureCache:
                    for mf, lv in self.frames.values())
 
 
+def resize_uint8(img: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
+    """uint8 (H, W[, C]) -> ``size`` (h, w) with PIL bilinear (antialiased when shrinking) or
+    nearest: detectron2 ``ResizeTransform.apply_image`` / ``apply_segmentation`` on uint8."""
+    from PIL import Image
+    interp = Image.NEAREST if nearest else Image.BILINEAR
+    return np.asarray(Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).resize((size[1], size[0]), interp))
+
+
 def clip_starts(n: int, length: int, stride: int) -> list[int]:
     """Start frames of the clips covering ``n`` frames (the last clip ends at the last frame)."""
     length = min(length, n)
@@ -502,24 +511,34 @@ class StreamingInference:
 
     # ------------------------------------------------------------------ geometry
     def _geometry(self, h: int, w: int):
-        s = self.cfg.test_size
+        """(resized, padded) sizes: detectron2 ``ResizeShortestEdge`` (short side
+        ``test_size``, long side <= ``max_size``, or <= min(max_size, square_size) in square
+        mode; sizes rounded with int(x + 0.5)), then zero padding to a multiple of the size
+        divisibility, or to ``square_size`` x ``square_size`` (``ImageList.from_tensors`` with
+        ``square_size``: LSJ_AUG.SQUARE_ENABLED, the Swin-B runs)."""
+        s, sq = self.cfg.test_size, self.cfg.square_size
         if s:
+            max_size = min(self.cfg.max_size, sq) if sq else self.cfg.max_size
             scale = s / min(h, w)
-            if max(h, w) * scale > self.cfg.max_size:
-                scale = self.cfg.max_size / max(h, w)
-            rh, rw = round(h * scale), round(w * scale)
+            nh, nw = (s, scale * w) if h < w else (scale * h, s)
+            if max(nh, nw) > max_size:
+                scale = max_size / max(nh, nw)
+                nh, nw = nh * scale, nw * scale
+            rh, rw = int(nh + 0.5), int(nw + 0.5)
         else:
             rh, rw = h, w
         d = self.size_div
+        if sq:
+            return (rh, rw), (-(-max(sq, rh) // d) * d, -(-max(sq, rw) // d) * d)
         return (rh, rw), (-(-rh // d) * d, -(-rw // d) * d)
 
     def _load(self, video: VideoInput, f: int) -> Tensor:
         if video.padded_size is not None:
             return torch.as_tensor(video.load(f), device=self.device).float()
-        img = torch.from_numpy(np.array(video.load(f), dtype=np.uint8)).to(self.device)
-        x = img.permute(2, 0, 1).float()
-        if tuple(x.shape[-2:]) != self.resized:
-            x = F.interpolate(x[None], size=self.resized, mode="bilinear", align_corners=False)[0]
+        img = np.asarray(video.load(f))
+        if tuple(img.shape[:2]) != self.resized:
+            img = resize_uint8(img, self.resized, nearest=False)
+        x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.uint8)).to(self.device).permute(2, 0, 1).float()
         x = (x - self.mean.to(x)) / self.std.to(x)
         return F.pad(x, (0, self.padded[1] - x.shape[-1], 0, self.padded[0] - x.shape[-2]))
 
@@ -528,10 +547,12 @@ class StreamingInference:
         return mf, levels
 
     def _region_to_input(self, region: np.ndarray | Tensor) -> Tensor:
-        """Original-resolution bool region -> (Hp, Wp) bool at the padded input size."""
-        r = torch.as_tensor(np.asarray(region), device=self.device).float()
+        """Original-resolution bool region -> (Hp, Wp) bool at the padded input size (PIL
+        nearest on uint8, as detectron2's ``apply_segmentation``)."""
+        r = np.asarray(region.cpu() if isinstance(region, Tensor) else region).astype(np.uint8)
         if tuple(r.shape) != self.resized:
-            r = F.interpolate(r[None, None], size=self.resized, mode="nearest")[0, 0]
+            r = resize_uint8(r, self.resized, nearest=True)
+        r = torch.from_numpy(np.ascontiguousarray(r)).to(self.device).float()
         return F.pad(r, (0, self.padded[1] - r.shape[1], 0, self.padded[0] - r.shape[0])) > 0.5
 
     def _to_input(self, logits: Tensor) -> Tensor:
@@ -803,7 +824,7 @@ class StreamingInference:
                 cur = self._current_masks(state, state.targets, frames)
                 iou = mask_iou_per_frame(lq_masks[cand] > 0, cur)
                 new = [k for j, k in enumerate(cand) if iou.shape[1] == 0 or float(iou[j].max()) < cfg.new_object_iou]
-        for k in new[:max(cfg.max_entities - len(state.all_targets), 0)]:
+        for k in new:  # no cap on the number of targets (official)
             t = self._new_target(state, frames[0])
             t.logit_sum = score[k].clone()
             t.embeds.append(lq_embds[k].mean(0))
