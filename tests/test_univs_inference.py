@@ -485,3 +485,83 @@ def test_geometry_resize_and_square_padding(tiny):
     ref = torch.from_numpy(np.asarray(Image.fromarray(img).resize((30, 20), Image.BILINEAR))).permute(2, 0, 1).float()
     ref = (ref - eng.mean) / eng.std
     assert eng.resized == (20, 30) and torch.allclose(x[:, :20, :30], ref)
+
+
+# ---------------------------------------------------------------------- the VOS/PVOS procedure
+def _vos_fake(monkeypatch, dec, prompt_masks, learn=None):
+    """decode_clip replaced by fixed outputs on the 8 x 8 mask grid of a 32 x 32 video:
+    ``prompt_masks[clip]`` (P, 8, 8) for the prompt queries on every frame, ``learn`` a list of
+    (class, (8, 8) mask) learnable queries; class logits +10 for the named class, else -10."""
+    k, c = dec.class_text_embeds.shape[0], dec.hidden_dim
+    learn = learn or []
+    monkeypatch.setattr(dec, "num_queries", max(len(learn), 1))
+    calls = []
+
+    def fake(dec_, levels, mf, fidx, prompts=None, task="detection", **kw):
+        t, nq = fidx.numel(), dec_.num_queries
+        pm = prompt_masks[min(len(calls), len(prompt_masks) - 1)]
+        calls.append(fidx.tolist())
+        masks = torch.full((nq + pm.shape[0], t, 8, 8), -10.0)
+        logits = torch.full((nq + pm.shape[0], k), -10.0)
+        for q, (cls, m) in enumerate(learn):
+            masks[q] = m[None]
+            logits[q, cls] = 10.0
+        masks[nq:] = pm[:, None]
+        return {"pred_logits": logits, "pred_masks": masks, "pred_embds": torch.ones(masks.shape[0], t, c),
+                "num_prompts": pm.shape[0]}
+    monkeypatch.setattr(inf, "decode_clip", fake)
+    return calls
+
+
+def _grid(rows, cols, inside=10.0):
+    m = torch.full((8, 8), -10.0)
+    m[rows, cols] = inside
+    return m
+
+
+def _run_vos(tiny, objects, task="vos", n=3, **kw):
+    from univs_bench.io.rle import decode
+    v = VideoInput(32, 32, n, load=lambda f: np.zeros((32, 32, 3), np.uint8), objects=objects, **kw)
+    out = StreamingInference(tiny.net, InferenceConfig(clip_length=2)).run(v, task)
+    return {t.obj_id: {f: decode(m).astype(bool) for f, m in t.masks.items()} for t in out["targets"]}
+
+
+def gt_square():
+    r = np.zeros((32, 32), bool)
+    r[:8, :8] = True
+    return r
+
+
+def test_vos_new_object_needs_iou_with_its_prompt(tiny, monkeypatch):
+    """STEP1: the prediction on the prompt frame must overlap the prompt (IoU > 0.15 x
+    min(area / 96^2, 1)); then it overwrites the following frames of the clip."""
+    dec = tiny.net.sem_seg_head.predictor
+    obj = [{"id": 1, "frame": 0, "region": gt_square(), "kind": "mask"}]
+    empty = _grid(slice(0, 0), slice(0, 0))[None]
+    _vos_fake(monkeypatch, dec, [_grid(slice(0, 2), slice(0, 2))[None], empty])   # on the prompt
+    good = _run_vos(tiny, obj)[1]
+    assert np.array_equal(good[0], gt_square()) and good[1].sum() > 0           # frame 1 from clip 0
+    assert 2 not in good                                                         # clip 1 predicts nothing
+    _vos_fake(monkeypatch, dec, [_grid(slice(4, 8), slice(4, 8))[None], empty])   # far from the prompt
+    bad = _run_vos(tiny, obj)[1]
+    assert np.array_equal(bad[0], gt_square()) and 1 not in bad and 2 not in bad  # rejected
+
+
+def test_pvos_stuff_object_takes_its_semantic_class(tiny, monkeypatch):
+    """VIPOSeg stuff: the semantic map of the learnable queries forces the object's class
+    pixels on (logit 10), even where its own prompt query predicts nothing."""
+    dec = tiny.net.sem_seg_head.predictor
+    learn = [(2, _grid(slice(None), slice(0, 4))), (5, _grid(slice(None), slice(4, 8)))]  # class 2 left, 5 right
+    obj = [{"id": 1, "frame": 0, "region": gt_square(), "kind": "mask", "class": 5}]
+    empty = _grid(slice(0, 0), slice(0, 0))[None]
+    kw = {"class_subset": torch.arange(8), "thing_classes": {0, 1, 2}}
+    _vos_fake(monkeypatch, dec, [empty], learn)
+    out = _run_vos(tiny, obj, task="pvos", **kw)[1]
+    right = np.zeros((32, 32), bool)
+    right[:, 16:] = True
+    assert np.array_equal(out[0], gt_square())
+    assert np.array_equal(out[1], right) and np.array_equal(out[2], right)
+    # a thing object gets no such help, and neither does VOS
+    obj[0]["class"] = 1
+    _vos_fake(monkeypatch, dec, [empty], learn)
+    assert set(_run_vos(tiny, obj, task="pvos", **kw)[1]) == {0}

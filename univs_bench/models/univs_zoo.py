@@ -296,8 +296,14 @@ class UniVSBenchModel(VideoModel):
         v = item.video
         task = bench.task
         cfg = self.inference_config(bench)
-        video = VideoInput(height=v.height, width=v.width, num_frames=v.num_frames,
-                           load=lambda f: _read_rgb(meta.image_path(v.id, v.frames[f])))
+        # BURST: the official val json keeps only the annotated frames, so the video the
+        # model sees is those frames (convert_burst_to_cocovid_val.py); burst_all_frames: ours
+        frame_ids = list(range(v.num_frames))
+        if bench.name == "burst" and not cfg.burst_all_frames and v.annotated is not None:
+            frame_ids = sorted(v.annotated)
+        local = {f: j for j, f in enumerate(frame_ids)}
+        video = VideoInput(height=v.height, width=v.width, num_frames=len(frame_ids),
+                           load=lambda j: _read_rgb(meta.image_path(v.id, v.frames[frame_ids[j]])))
         inv = {}
         if task in ("vis", "vps", "vss"):
             cmap = self._class_map(meta, bench)
@@ -307,14 +313,25 @@ class UniVSBenchModel(VideoModel):
             video.thing_classes = {k for c, k in cmap.items() if c in things}
         elif task in ("vos", "pvos"):
             resolver = MaskResolver(meta.root)
+            cmap = {}
+            if task == "pvos":  # VIPOSeg: the semantic help for stuff objects needs the class slice
+                cmap = self._class_map(meta, bench)
+                video.class_subset = torch.tensor(sorted(cmap.values()), dtype=torch.long)
+                things = {c.id for c in meta.categories if c.isthing}
+                video.thing_classes = {k for c, k in cmap.items() if c in things}
             seen = set()
             for p in sorted(item.prompts, key=lambda p: (p.frame if p.frame is not None else 0)):
                 if p.kind not in ("mask", "box", "point", "scribble") or p.target is None or p.target in seen:
                     continue
                 seen.add(p.target)
+                frame = p.frame if p.frame is not None else 0
+                if frame not in local:
+                    raise InputError(f"{bench.name} video {v.id}: prompt {p.id} is on frame {frame}, "
+                                     "which is not an annotated frame")
                 region, kind = _prompt_region(p, v, resolver)
-                video.objects.append({"id": p.target, "frame": p.frame, "region": region, "kind": kind,
-                                      "category": p.category, "prompt_id": p.id})
+                video.objects.append({"id": p.target, "frame": local[frame], "region": region, "kind": kind,
+                                      "category": p.category, "prompt_id": p.id,
+                                      "class": cmap.get(p.category) if p.category is not None else None})
         elif task == "refvos":
             video.expressions = [{"prompt_id": p.id, "text": p.text} for p in item.prompts if p.kind == "text"]
         engine = StreamingInference(self.net, cfg, text_features=self._text_features)
@@ -323,7 +340,7 @@ class UniVSBenchModel(VideoModel):
         n = v.num_frames
 
         def seq(masks: dict) -> list:
-            return [masks.get(f) for f in range(n)]
+            return [masks.get(local[f]) if f in local else None for f in range(n)]
 
         tracks = []
         if task == "vis":

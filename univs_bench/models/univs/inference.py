@@ -118,6 +118,7 @@ class InferenceConfig:
     prompt_seed: int = 0                  # seed of that subset (the official draw is unseeded)
     self_attn_mask_type: str | None = None  # None: the decoder's ('sep'); 'sep-blocked' Swin-L PVOS
     pvos_semantic: bool = True            # VIPOSeg stuff objects helped by the semantic map
+    burst_all_frames: bool = False        # ours: BURST on every frame (official: annotated ones only)
     device: str | None = None
 
     def __post_init__(self):
