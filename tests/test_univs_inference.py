@@ -565,3 +565,17 @@ def test_pvos_stuff_object_takes_its_semantic_class(tiny, monkeypatch):
     obj[0]["class"] = 1
     _vos_fake(monkeypatch, dec, [empty], learn)
     assert set(_run_vos(tiny, obj, task="pvos", **kw)[1]) == {0}
+
+
+def test_fixed_t_temporal_code_is_clip_relative():
+    """'FixedT' (Swin-L VIS): frame t of a T-frame clip has temporal code (t + 1) / T * 2 pi,
+    i.e. the absolute code of frame index 128 (t + 1) / T, whatever the clip's frame indices."""
+    from univs_bench.models.univs.position_encoding import PositionEmbeddingSine3D
+    pe = PositionEmbeddingSine3D(8)
+    x = torch.zeros(1, 2, 16, 3, 4)
+    absolute = pe(x, torch.tensor([[64, 128]]))
+    pe.fixed_t = True
+    assert torch.allclose(pe(x, torch.tensor([[7, 8]])), absolute, atol=1e-4)
+    assert torch.equal(pe(x, torch.tensor([[7, 8]])), pe(x, torch.tensor([[0, 1]])))
+    cfg = InferenceConfig.for_benchmark("vis", "ytvis21", overrides={"temporal_code": "fixed"})
+    assert cfg.temporal_code == "fixed"

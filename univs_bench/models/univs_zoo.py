@@ -73,7 +73,8 @@ def official_test_settings(variant: str, task: str, bench: str) -> dict:
     default of ``univs/config.py``); Swin-T MOSE has no YAML and takes its YT-VOS18 one.
     YTVIS19, BURST and Ref-YouTube-VOS have neither: they take the settings of YTVIS21,
     DAVIS17 and Ref-DAVIS17 (``BORROWED``; our choice). R (dense tokens per frame) is the
-    task's YAML value (``OFFICIAL_PROMPT_POINTS``).
+    task's YAML value (``OFFICIAL_PROMPT_POINTS``). Swin-L VIS uses the clip-relative 'FixedT'
+    temporal position code (its VIS YAMLs).
     """
     out = {"max_size": 1333}
     if task in OFFICIAL_PROMPT_POINTS:
@@ -96,6 +97,8 @@ def official_test_settings(variant: str, task: str, bench: str) -> dict:
     blocked = task == "refvos" or (variant == "swinl" and task == "pvos")
     out.update(test_size=640, clip_length=5, num_prev_frames_memory=k, square_size=1024 if square else 0,
                self_attn_mask_type="sep-blocked" if blocked else "sep")
+    if variant == "swinl" and task == "vis":  # univs_swinl_{yt21,ovis}_c1+univs_entity.yaml
+        out["temporal_code"] = "fixed"
     return out
 
 
@@ -285,10 +288,12 @@ class UniVSBenchModel(VideoModel):
     def predict_video(self, item, meta, bench):
         import torch
 
-        if self.variant not in (None, "tiny") and not self.class_embeds and bench.task in CLASS_TASKS:
+        if (self.variant not in (None, "tiny") and not self.class_embeds and bench.task in CLASS_TASKS
+                and getattr(self.net, "text_prompt_encoder", None) is None):
             # the decoder would otherwise score classes against seeded random embeddings
             raise InputError(f"{self.name}: task {bench.task} ({bench.name}) needs the CLIP text embeddings of "
-                             "the official 3938-class list: give --cfg-options class_embeds=FILE")
+                             "the official 3938-class list: give --cfg-options class_embeds=FILE (or a text "
+                             "encoder to compute them)")
 
         from ..data_converters.base import MaskResolver
         from ..schema import Track, VideoAnnotation

@@ -118,6 +118,7 @@ class InferenceConfig:
     prompt_seed: int = 0                  # seed of that subset (the official draw is unseeded)
     self_attn_mask_type: str | None = None  # None: the decoder's ('sep'); 'sep-blocked' Swin-L PVOS
     pvos_semantic: bool = True            # VIPOSeg stuff objects helped by the semantic map
+    temporal_code: str = "arbitrary"      # 3D position: 'arbitrary' (absolute index) | 'fixed' (Swin-L VIS)
     burst_all_frames: bool = False        # ours: BURST on every frame (official: annotated ones only)
     device: str | None = None
 
@@ -128,6 +129,8 @@ class InferenceConfig:
             raise ValueError("clip_length and clip_stride must be >= 1")
         if self.num_prev_frames_memory < 1:
             raise ValueError("num_prev_frames_memory must be >= 1")
+        if self.temporal_code not in ("arbitrary", "fixed"):
+            raise ValueError(f"temporal_code must be 'arbitrary' or 'fixed', got {self.temporal_code!r}")
 
     @classmethod
     def for_benchmark(cls, task: str, name: str | None = None, base: dict | None = None,
@@ -575,10 +578,15 @@ class StreamingInference:
     def _tokens(self, levels: list[Tensor], frame_pos: int, frame_index: int, regions: Tensor,
                 kinds: list[str]) -> tuple[Tensor, Tensor]:
         """Prompt tokens (P, R, C) and positions of ``regions`` (P, Hp, Wp) on one frame of the clip,
-        sampled from the decoder's 1/8 level (with level embedding and 3D position)."""
-        x = levels[-1][frame_pos:frame_pos + 1]  # 1, C, h, w
+        sampled from the decoder's 1/8 level (with level embedding and the clip's 3D position)."""
+        x = levels[-1]  # T, C, h, w
+        t = x.shape[0]
+        clip_idx = torch.arange(t, device=x.device)[None] + (frame_index - frame_pos)
+        allpos = self.dec.pe_layer((x + self.dec.level_embed.weight[len(levels) - 1][None, :, None, None])[None],
+                                   clip_idx)
+        x = x[frame_pos:frame_pos + 1]
         feats = (x + self.dec.level_embed.weight[len(levels) - 1][None, :, None, None])[None]
-        pos = self.dec.pe_layer(feats, torch.tensor([[frame_index]], device=x.device))
+        pos = allpos[:, frame_pos:frame_pos + 1]
         out = self.sampler.encode(feats, pos, self.dec.pe_layer,
                                   [{"regions": regions, "kinds": kinds, "key_frame": 0,
                                     "frame_indices": [frame_index]}], 1, training=False,
@@ -663,6 +671,15 @@ class StreamingInference:
     # ------------------------------------------------------------------ main loop
     @torch.no_grad()
     def run(self, video: VideoInput, task: str) -> dict:
+        pe = self.dec.pe_layer
+        saved = pe.fixed_t
+        pe.fixed_t = self.cfg.temporal_code == "fixed"
+        try:
+            return self._run(video, task)
+        finally:
+            pe.fixed_t = saved
+
+    def _run(self, video: VideoInput, task: str) -> dict:
         cfg = self.cfg
         self.model.eval()
         if video.padded_size is not None:
