@@ -579,3 +579,14 @@ def test_fixed_t_temporal_code_is_clip_relative():
     assert torch.equal(pe(x, torch.tensor([[7, 8]])), pe(x, torch.tensor([[0, 1]])))
     cfg = InferenceConfig.for_benchmark("vis", "ytvis21", overrides={"temporal_code": "fixed"})
     assert cfg.temporal_code == "fixed"
+
+
+def test_token_sampling_modes():
+    from univs_bench.models.univs.prompt_encoder import sample_cells
+    cells = torch.zeros(4, 4, dtype=torch.bool)
+    cells[1:3, 1:4] = True                                  # flat cells 5 6 7 9 10 11
+    assert sample_cells(cells, 8).tolist() == [5, 6, 7, 9, 10, 11, 5, 6]          # fewer: cyclic, no randomness
+    assert sample_cells(cells, 4, raster=True).tolist() == [5, 6, 7, 9]
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    a, b = sample_cells(cells, 4, g1), sample_cells(cells, 4, g2)
+    assert torch.equal(a, b) and set(a.tolist()) <= {5, 6, 7, 9, 10, 11} and len(set(a.tolist())) == 4
