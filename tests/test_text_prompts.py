@@ -195,7 +195,7 @@ def test_refvos_consistency_gate_and_slots(monkeypatch):
 
     monkeypatch.setattr(inf, "decode_clip", fake_decode)
     cfg = inf.InferenceConfig.for_benchmark("refvos", "refdavis17", overrides={"clip_length": 3, "test_size": None})
-    assert cfg.consistency_threshold == 0.5
+    assert inf.VOS_CONSISTENCY_THRESHOLD == 0.5
     engine = inf.StreamingInference(tiny.net, cfg, text_features=tiny._text_features)
     added = []
     real = engine._accumulate

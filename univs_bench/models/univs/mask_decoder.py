@@ -159,7 +159,7 @@ class VideoMaskDecoder(nn.Module):
                  self_attn_mask_type: str = "sep", prompt_layers: int = -1,
                  num_prompt_points: int = 32, num_max_frames: int = 128,
                  shuffle_frames_in_training: bool = True, num_feature_levels: int = 3,
-                 l4p: bool = True):
+                 temporal_code: str = "arbitrary", l4p: bool = True):
         super().__init__()
         if self_attn_mask_type not in SELF_ATTN_MASK_TYPES:
             raise ValueError(f"unknown self-attention mask type {self_attn_mask_type!r}")
@@ -170,6 +170,8 @@ class VideoMaskDecoder(nn.Module):
         self.prompt_layers = num_layers if prompt_layers < 0 else prompt_layers
         self.shuffle_frames_in_training = shuffle_frames_in_training
         self.pe_layer = PositionEmbeddingSine3D(hidden_dim // 2, num_max_frames=num_max_frames)
+        # 'fixed': the clip-relative FixedT code (POSITION_EMBEDDING_SINE3D of the Swin-L VIS YAMLs)
+        self.pe_layer.fixed_t = temporal_code == "fixed"
 
         self.transformer_self_attention_layers = nn.ModuleList()
         self.transformer_cross_attention_layers = nn.ModuleList()
@@ -201,6 +203,8 @@ class VideoMaskDecoder(nn.Module):
         self.register_buffer("class_text_embeds", torch.zeros(num_classes, text_dim),
                              persistent=False)
         self.visual_prompt_sampler = VisualPromptSampler(num_prompt_points, stride=8)
+        # seed of the token subset drawn at eval (the official draw is unseeded: see sample_cells)
+        self.eval_prompt_seed = 0
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:
@@ -241,12 +245,18 @@ class VideoMaskDecoder(nn.Module):
             h, w = sizes[-1]
             feats = src[-1].permute(1, 2, 0).reshape(b, t, -1, h, w)
             fpos = pos[-1].permute(1, 2, 0).reshape(b, t, -1, h, w)
+            gen = None if self.training else torch.Generator().manual_seed(self.eval_prompt_seed)
             out = self.visual_prompt_sampler.encode(feats, fpos, self.pe_layer, prompts["videos"],
-                                                    t, training=self.training)
+                                                    t, training=self.training, generator=gen)
             if out is None:
                 return None
             dense, dense_pe, _ = out
             feats_mean, pe_mean = mean_of_nonblank(dense), mean_of_nonblank(dense_pe)
+            if not self.training:
+                # official eval: the ProCA keys come from the first clip's memory pool, the
+                # first-appearance slot + the last max(k, T) of its T slots, every slot holding
+                # the key frame's tokens -> (1 + T) R keys (extract_prompt_features_from_memoey_pool)
+                dense, dense_pe = dense.repeat(1, 1 + t, 1, 1), dense_pe.repeat(1, 1 + t, 1, 1)
             query_pos = pe_mean
             if self.training and torch.rand(1).item() <= 0.5:
                 query_pos = feats_mean
@@ -306,9 +316,11 @@ class VideoMaskDecoder(nn.Module):
         return torch.cat([out_l, q[0].view(n_p, bt, c)])
 
     # ------------------------------------------------------------------ heads
-    def self_attn_mask(self, b: int, t: int, num_prompt: int, task: str, device):
-        mask_type = "sep-blocked" if task == "grounding" else self.self_attn_mask_type
-        if mask_type == "sep-blocked" and self.self_attn_mask_type == "all":
+    def self_attn_mask(self, b: int, t: int, num_prompt: int, task: str, device,
+                       mask_type: str | None = None):
+        base = mask_type or self.self_attn_mask_type
+        mask_type = "sep-blocked" if task == "grounding" else base
+        if mask_type == "sep-blocked" and base == "all":
             mask_type = "all"
         mask = build_self_attn_mask(self.num_queries, num_prompt, t, mask_type)
         if mask is None:
