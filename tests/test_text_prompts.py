@@ -230,3 +230,38 @@ def test_official_variant_refuses_refvos_without_text_encoder():
     model.check_benchmarks([SimpleNamespace(name="davis17", task="vos")])  # no text needed
     with pytest.raises(InputError, match="text_encoder="):
         model._text_features(["the cat"], "cpu")
+
+
+# ---------------------------------------------------------------- univs_tiny learns from text
+def test_tiny_text_encoder_trains_on_grounding_clips():
+    """univs_tiny's small encoder is part of the model: a grounding clip's loss reaches its
+    token embeddings, each expression is supervised by its own object (not the category union),
+    and the weights are in the state dict that checkpoints keep."""
+    from univs_bench.models.univs.checkpoint import OWN_PREFIXES
+    from univs_bench.registry import MODELS
+    from univs_bench.train import load_config
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "univs" / "univs_tiny.py")
+    cfg.model.criterion = dict(num_points=256)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert any(k.startswith(OWN_PREFIXES) for k in model.state_dict())
+    t, size = 3, 64
+    masks = torch.zeros(2, t, size, size, dtype=torch.bool)
+    masks[0, :, 8:30, 8:30] = True
+    masks[1, :, 36:60, 30:54] = True
+    sample = dict(masks=masks, labels=torch.tensor([0, 0]), ids=torch.tensor([5, 9]), frame_indices=torch.arange(t),
+                  task="grounding", prompt_type="text", has_class=False,
+                  expressions=["the circle on the left", "the square on the right"], prompt_target=torch.tensor([1, 0]))
+    g = torch.Generator().manual_seed(0)
+    video = torch.randint(0, 255, (t, 3, size, size), generator=g, dtype=torch.uint8)
+    model.train()
+    data = model.data_preprocessor({"inputs": [video], "data_samples": [sample]}, True)
+    criterion = model.loss_criterion(data["inputs"], data["data_samples"])
+    target = criterion._prepare_target(data["data_samples"][0])
+    assert "sem_masks" not in target                      # expressions index objects, not categories
+    losses = model(**data, mode="loss")
+    sum(losses.values()).backward()
+    grad = model.text_encoder.token_embedding.weight.grad
+    used = build_tokenizer()(sample["expressions"]).unique()
+    assert grad is not None and grad[used].abs().sum() > 0
+    assert grad[1000].abs().sum() == 0                     # an id no expression uses
