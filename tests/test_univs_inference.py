@@ -20,7 +20,7 @@ from univs_bench.models.univs.inference import (
     mask_quality,
     video_box_nms,
 )
-from univs_bench.models.univs.prompt_encoder import PromptMemoryPool
+from univs_bench.models.univs.prompt_encoder import PromptSlotBuffer
 from univs_bench.models.univs_zoo import UniVSTiny
 
 H, W = 32, 48
@@ -54,15 +54,40 @@ def video(n, **kw):
 
 
 # ---------------------------------------------------------------------- small kernels
-def test_memory_pool_keeps_first_frame_and_slides_last_k():
-    pool = PromptMemoryPool(num_prev_frames=3)
-    for f in range(6):
-        pool.add(torch.full((2, 4), float(f)), torch.full((2, 4), -float(f)))
-    tok, pe = pool.dense()
-    # first frame (0) then the last three (3, 4, 5), two tokens each
-    assert tok[:, 0].tolist() == [0, 0, 3, 3, 4, 4, 5, 5]
-    assert pe[:, 0].tolist() == [0, 0, -3, -3, -4, -4, -5, -5]
-    assert len(pool) == 3
+def _slots(buf):
+    """The first feature of every slot's first token, per target (absolute official layout)."""
+    return buf.tokens[:, :, 0, 0].tolist()
+
+
+def test_slot_buffer_follows_the_official_per_frame_updates():
+    # k = 2, T = 3 -> memory max(k, T) = 3 slots; R = 2 tokens of 1 channel
+    buf = PromptSlotBuffer(num_prev_frames_memory=2, clip_length=3)
+    tok = torch.tensor([[[1.0], [1.0]], [[0.0], [0.0]]])  # target 1 not visible on frame 0 (blank)
+    buf.fill(tok, -tok)
+    assert len(buf) == 3 and _slots(buf) == [[1, 1, 1], [0, 0, 0]]      # every slot = frame 0
+    keys, kpe = buf.keys(torch.tensor([0, -1]))
+    assert keys.shape == (2, (1 + 3) * 2, 1)                             # first slot + 3 slots
+    assert keys[0, :, 0].tolist() == [1.0] * 8 and kpe[0, 0, 0] == -1.0
+    content, pos = buf.frame_queries(3)
+    assert content[:, :, 0].tolist() == [[1, 1, 1], [0, 0, 0]] and pos[0, 0, 0] == -1.0
+    # clip 2 (frames 1..3): one blank slot, frames 1..2 re-sampled (target 0 empty on frame 2)
+    buf.pad(1)
+    buf.write_from(-3, torch.full((2, 2, 1), 5.0), torch.zeros(2, 2, 1), torch.tensor([True, True]))
+    buf.write_from(-2, torch.full((2, 2, 1), 6.0), torch.zeros(2, 2, 1), torch.tensor([False, True]))
+    # slot j = frame j; a re-sampled frame overwrites its slot and every later one
+    assert _slots(buf) == [[1, 5, 5, 5], [0, 5, 6, 6]]
+    keys, _ = buf.keys(torch.tensor([0, 2]))
+    assert keys[0, ::2, 0].tolist() == [1, 5, 5, 5]                      # first (frame 0) + slots 1..3
+    assert keys[1, ::2, 0].tolist() == [6, 5, 6, 6]                      # first index 2 = slot 2
+    assert buf.keys(torch.tensor([3, 3]))[0][1, 0, 0] == 6.0            # index >= S - 1 -> last slot
+    # trimming older slots changes no key: the first-appearance slot is frozen
+    before = buf.keys(torch.tensor([0, 2]))[0]
+    buf.pad(1)
+    buf.trim(torch.tensor([0, 2]))
+    assert buf.base == 2 and len(buf) == 5
+    after = buf.keys(torch.tensor([0, 2]))[0]
+    assert after[0, :2, 0].tolist() == [1, 1] and after[1, :2, 0].tolist() == [6, 6]
+    assert torch.equal(before[:, :2], after[:, :2])
 
 
 def test_bisoftmax_matches_known_targets_and_leaves_a_new_object():
@@ -125,15 +150,19 @@ def vos_objects():
 
 
 def test_late_vos_object_joins_on_its_frame(tiny):
+    # the late object has the lower id: on its prompt frame its logits are the prompt and
+    # the lowest positive object index takes a pixel (official save_vos_results)
+    objs = [{"id": 7, "frame": 0, "region": square(2, 2), "kind": "mask"},
+            {"id": 1, "frame": 3, "region": square(14, 30), "kind": "mask"}]
     engine = StreamingInference(tiny.net, InferenceConfig(clip_length=3))
-    out = engine.run(video(6, objects=vos_objects()), "vos")
+    out = engine.run(video(6, objects=objs), "vos")
     by_obj = {t.obj_id: t for t in out["targets"]}
-    late = by_obj[7]
+    late = by_obj[1]
     assert late.first_frame == 3
     assert all(f >= 3 for f in late.masks)  # nothing before its prompt frame
     from univs_bench.io.rle import decode
     assert np.array_equal(decode(late.masks[3]).astype(bool), square(14, 30))  # the prompt itself
-    assert np.array_equal(decode(by_obj[1].masks[0]).astype(bool), square(2, 2))
+    assert np.array_equal(decode(by_obj[7].masks[0]).astype(bool), square(2, 2))
     # objects compete per pixel: no pixel belongs to two objects
     for f in range(6):
         ms = [decode(t.masks[f]).astype(bool) for t in out["targets"] if f in t.masks]
@@ -156,7 +185,7 @@ def test_inference_memory_does_not_grow_with_video_length(tiny):
         engine.run(video(n, objects=vos_objects()), "vos")
         stats[n] = engine.stats
     assert stats[9]["max_state_bytes"] == stats[18]["max_state_bytes"]
-    assert stats[18]["max_pool_len"] == 1 + 2          # first frame + last k
+    assert stats[18]["max_pool_len"] == 1 + 3          # first-appearance slot + last max(k, T)
     assert stats[18]["max_cached_frames"] == 3          # one clip of features
     assert stats[18]["max_pending_frames"] <= 3
     assert stats[18]["clips"] == 16
@@ -174,7 +203,7 @@ def test_vis_entities_are_detected_tracked_and_bounded(tiny):
     engine = StreamingInference(tiny.net, entity_cfg())
     out = engine.run(video(8, class_subset=torch.arange(8)), "vis")
     assert out["targets"], "the sharpened random model should find entities"
-    assert engine.stats["max_pool_len"] <= 3 and engine.stats["max_pending_frames"] <= 3
+    assert engine.stats["max_pool_len"] == 1 + 3 and engine.stats["max_pending_frames"] <= 3
     assert engine.stats["proca_calls"] > 0
     t = out["targets"][0]
     k = tiny.net.sem_seg_head.predictor.class_text_embeds.shape[0]
@@ -242,10 +271,10 @@ def test_prompt_as_queries_and_tracker_switches(tiny, monkeypatch, task):
     real = inf.cosine_match
     monkeypatch.setattr(inf, "cosine_match", lambda *a: matched.append(1) or real(*a))
     engine = StreamingInference(tiny.net, entity_cfg(tracker="similarity"))
-    out = engine.run(video(5, **kw), task)
+    engine.run(video(5, **kw), task)
     assert not any(p or k for p, k in seen)                             # no prompts at all
     assert matched                                                       # frame-by-frame matching
-    assert all(len(t.pool) <= 1 for t in out["targets"])                # pools never fed
+    assert engine.stats["max_pool_len"] == 0                             # no prompt memory
 
 
 def test_bad_options_are_rejected():
@@ -332,3 +361,35 @@ def test_predict_video_schema_for_category_and_text_tasks(tmp_path, tiny, task):
 def _nullcontext():
     import contextlib
     return contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------------- eval-mode prompts
+@pytest.mark.parametrize("t", [2, 5])
+def test_eval_forward_uses_the_official_first_clip_pool(tiny, monkeypatch, t):
+    """Eval mode: the ProCA keys of a mask prompt are the first clip's memory pool, the
+    first-appearance slot + the last max(k, T) of T slots, every slot the key frame's R tokens:
+    (1 + T) R keys (96 for T = 2, 192 for T = 5 with R = 32)."""
+    dec = tiny.net.sem_seg_head.predictor
+    r = dec.visual_prompt_sampler.num_points
+    seen = []
+    real = dec.prompt_cross_attention
+    monkeypatch.setattr(dec, "prompt_cross_attention", lambda i, o, q, d, p: seen.append((d, p)) or real(i, o, q, d, p))
+    regions = torch.from_numpy(np.stack([square(2, 2), square(10, 20)]))
+    x = torch.randn(1, t, 3, H, W)
+    with torch.no_grad():
+        mf, levels = tiny.net.extract_feat(x)
+        dec(levels, mf, t, task="sot", frame_indices=torch.arange(t)[None],
+            prompts={"type": "visual", "videos": [{"regions": regions, "key_frame": 0}]})
+        src, pos, sizes = flatten_levels(dec, levels, torch.arange(t))
+        h, w = sizes[-1]
+        feats = src[-1].permute(1, 2, 0).reshape(1, t, -1, h, w)
+        fpos = pos[-1].permute(1, 2, 0).reshape(1, t, -1, h, w)
+        tok, pe, _ = dec.visual_prompt_sampler.encode(feats, fpos, dec.pe_layer, [{"regions": regions}], t,
+                                                      generator=torch.Generator().manual_seed(dec.eval_prompt_seed))
+    dense, dense_pe = seen[0]
+    assert dense.shape == (2, (1 + t) * r, t, dense.shape[-1])
+    buf = PromptSlotBuffer(num_prev_frames_memory=5, clip_length=t)
+    buf.fill(tok[:, :, 0], pe[:, :, 0])
+    keys, kpe = buf.keys(torch.zeros(2, dtype=torch.long))
+    assert torch.equal(dense[:, :, 0], keys) and torch.equal(dense_pe[:, :, 0], kpe)
+    assert all(torch.equal(dense[:, :, j], dense[:, :, 0]) for j in range(t))

@@ -20,7 +20,6 @@ from univs_bench.models.univs.position_encoding import (
     PositionEmbeddingSine3D,
 )
 from univs_bench.models.univs.prompt_encoder import (
-    PromptMemoryPool,
     VisualPromptSampler,
     mean_of_nonblank,
     region_to_feature_grid,
@@ -175,7 +174,9 @@ def test_prompt_regions_and_sampler():
     region = torch.zeros(16, 16, dtype=torch.bool)
     region[0, 5] = True  # a one-pixel scribble touches one 8x8 cell
     assert region_to_feature_grid(region, (2, 2), 8, "scribble").tolist() == [[True, False], [False, False]]
-    assert not region_to_feature_grid(region, (2, 2), 8, "mask").any()
+    # a non-empty mask that no cell samples selects the whole grid (official threshold min(0.5, max))
+    assert region_to_feature_grid(region, (2, 2), 8, "mask").all()
+    assert not region_to_feature_grid(torch.zeros(16, 16, dtype=torch.bool), (2, 2), 8, "mask").any()
 
     feats = torch.arange(2 * 1 * 4 * 2 * 2, dtype=torch.float32).view(2, 1, 4, 2, 2) + 1
     pos = -feats
@@ -193,15 +194,6 @@ def test_prompt_regions_and_sampler():
     assert torch.equal(tokens[1, 0, 0], tokens[1, 1, 0])  # point token repeated
     assert (tokens[:, :, 1] == 0).all()  # blank box prompt -> zero tokens (padded by repetition)
     assert torch.equal(mean_of_nonblank(torch.tensor([[[2.0], [0.0], [4.0]]])), torch.tensor([[3.0]]))
-
-
-def test_memory_pool_keeps_first_and_last_k():
-    pool = PromptMemoryPool(num_prev_frames=2)
-    for f in range(4):
-        pool.add(torch.full((1, 2), float(f)), torch.full((1, 2), -float(f)))
-    tokens, pe = pool.dense()
-    assert tokens[:, 0].tolist() == [0.0, 2.0, 3.0] and pe[:, 0].tolist() == [0.0, -2.0, -3.0]
-    assert len(pool) == 2
 
 
 # ---------------------------------------------------------------- text encoder

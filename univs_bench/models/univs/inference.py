@@ -3,12 +3,14 @@
 A video is read one clip at a time (``clip_length`` frames, ``clip_stride`` apart; frames are
 loaded lazily and their backbone/pixel-decoder features cached only while a clip still needs
 them). Each target (an entity detected by the learnable queries, or a VOS/PVOS/BURST object
-from its prompt) owns a memory pool of prompt tokens (its first frame and its last ``k``
-frames, :class:`~univs_bench.models.univs.prompt_encoder.PromptMemoryPool`); in the next
-clip the pool's tokens are the keys of ProCA and their mean is the target's prompt query, so
-the model's own masks of earlier frames are the visual prompts of later frames (VS2P). A
-frame's output is final once no later clip covers it; inference memory is therefore bounded by
-the pools, the clip and the number of targets, never by the video length.
+from its prompt) owns a row of the video's prompt slot buffer
+(:class:`~univs_bench.models.univs.prompt_encoder.PromptSlotBuffer`, the official per-frame
+memory pool): every clip re-samples the slots of its first T - 1 frames from the targets'
+current masks, the prompt query of frame t is the mean of slot t's tokens, and the ProCA keys
+are the first-appearance slot plus the last max(k, T) slots, so the model's own masks of
+earlier frames are the visual prompts of later frames (VS2P). Only slots that can still be
+read are kept, so inference memory is bounded by the clip and the number of targets, never by
+the video length.
 
 Facts from the official code (MinghanLi/UniVS at 7415d31, ``univs/inference/
 inference_video_entity.py``, ``inference_video_vos.py``, ``comm.py``, ``configs/univs_inf``):
@@ -59,9 +61,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .prompt_encoder import PromptMemoryPool, VisualPromptSampler, mean_of_nonblank
+from .prompt_encoder import PromptSlotBuffer, VisualPromptSampler
 
 TRACKERS = ("vs2p", "similarity")
+# VOS/PVOS/BURST: consistency threshold of a tracked object's prediction, hard-coded
+# (``inference_video_vos.py`` ``sim_threshold = 0.5``; the YAML's TEMPORAL_CONSISTENCY_THRESHOLD
+# is not read there)
+VOS_CONSISTENCY_THRESHOLD = 0.5
 
 # Per-task and per-benchmark values of the official stage-3 runs (tools/test/test_*_stage3.sh, which
 # pick configs/univs_inf/vids/{vis,vps,vss}/univs_*_c1+univs_entity.yaml; YAML inheritance resolved):
@@ -129,6 +135,10 @@ class InferenceConfig:
     similarity_threshold: float = 0.5     # cosine, 'similarity' tracker / prompts-as-keys
     topk: int = 35                        # DETECTIONS_PER_IMAGE (VIS: per clip and per video)
     max_entities: int | None = None       # our option: cap on targets per video (official: none)
+    prompt_sampling: str = "random"       # tokens in a mask: official random subset | 'linspace' (ours)
+    prompt_seed: int = 0                  # seed of that subset (the official draw is unseeded)
+    self_attn_mask_type: str | None = None  # None: the decoder's ('sep'); 'sep-blocked' Swin-L PVOS
+    pvos_semantic: bool = True            # VIPOSeg stuff objects helped by the semantic map
     device: str | None = None
 
     def __post_init__(self):
@@ -488,13 +498,15 @@ def flatten_levels(dec, features: list[Tensor], frame_indices: Tensor):
 @torch.no_grad()
 def decode_clip(dec, features: list[Tensor], mask_features: Tensor, frame_indices: Tensor,
                 prompts: PromptBatch | None = None, task: str = "detection",
-                proca: bool = True, extra_keys: tuple[Tensor, Tensor] | None = None) -> dict:
+                proca: bool = True, extra_keys: tuple[Tensor, Tensor] | None = None,
+                self_attn_mask_type: str | None = None) -> dict:
     """One pass of the UniVS decoder over a clip (batch 1) with given prompt queries.
 
     Same computation as ``VideoMaskDecoder.forward`` in eval mode, except that prompt queries
     come ready-made (from memory pools), ProCA can be switched off, and ``extra_keys``
     ((L, C) tokens, (L, C) positions) may be appended, unmasked, to every masked
-    cross-attention (prompts as keys). Returns the last prediction: ``pred_logits`` (Q, K),
+    cross-attention (prompts as keys); ``self_attn_mask_type`` overrides the decoder's
+    ('sep-blocked' for the Swin-L PVOS stage-3 run). Returns the last prediction: ``pred_logits`` (Q, K),
     ``pred_masks`` (Q, T, H/4, W/4), ``pred_embds`` (Q, T, C), ``num_prompts``.
     """
     t = int(frame_indices.numel())
@@ -527,7 +539,7 @@ def decode_clip(dec, features: list[Tensor], mask_features: Tensor, frame_indice
 
     pred = dec.prediction_heads(output, mf, sizes[0], b, t, task, sentence)
     attn_mask = pred[2]
-    self_mask = dec.self_attn_mask(b, t, num_prompt, task, output.device)
+    self_mask = dec.self_attn_mask(b, t, num_prompt, task, output.device, mask_type=self_attn_mask_type)
     for i in range(dec.num_layers):
         attn_mask = attn_mask.clone()
         attn_mask[attn_mask.all(-1)] = False
@@ -555,11 +567,11 @@ def decode_clip(dec, features: list[Tensor], mask_features: Tensor, frame_indice
 # ---------------------------------------------------------------------- targets
 @dataclass
 class Target:
-    """A tracked target: memory pool, stored embeddings, class scores, output masks."""
+    """A tracked target: its row of the video's prompt slot buffer, stored embeddings, class
+    scores, output masks."""
 
     id: int
     first_frame: int
-    pool: PromptMemoryPool
     embeds: deque
     category: int | None = None          # fixed category (VOS prompts) or None
     prompt_id: str | None = None
@@ -567,10 +579,10 @@ class Target:
     logit_n: int = 0
     quality_sum: float = 0.0
     quality_n: int = 0
-    pooled_upto: int = -1                   # last frame whose tokens entered the pool
+    row: int = -1                        # row in the video's PromptSlotBuffer (-1: none yet)
+    first_index: int = -1                # official first_appear_frame_idxs (buffer tensor index)
     masks: dict = field(default_factory=dict)   # frame -> RLE (output)
     obj_id: int | None = None            # the prompt's target id (VOS-like tasks)
-    join_region: Tensor | None = None    # prompt region, kept during the joining clip only
     # VIS/VPS entities (official per-clip slots): the current class slot, the sum of all class
     # slots since the first clip, the class means written at each output window (VIS), and the
     # final tube class scores and mask-quality factor (VIS, set when the video ends)
@@ -669,7 +681,8 @@ class StreamingInference:
         self.mean, self.std = dp.mean.view(3, 1, 1), dp.std.view(3, 1, 1)
         self.size_div = max(int(getattr(dp, "size_divisibility", 32)), 1)
         num_points = self.cfg.prompt_points or self.dec.visual_prompt_sampler.num_points
-        self.sampler = VisualPromptSampler(num_points, stride=8)
+        self.sampler = VisualPromptSampler(num_points, stride=8, sampling=self.cfg.prompt_sampling)
+        self.generator = torch.Generator().manual_seed(self.cfg.prompt_seed)
         self.stats: dict = {}
 
     @property
@@ -735,33 +748,84 @@ class StreamingInference:
         pos = self.dec.pe_layer(feats, torch.tensor([[frame_index]], device=x.device))
         out = self.sampler.encode(feats, pos, self.dec.pe_layer,
                                   [{"regions": regions, "kinds": kinds, "key_frame": 0,
-                                    "frame_indices": [frame_index]}], 1, training=False)
+                                    "frame_indices": [frame_index]}], 1, training=False,
+                                  generator=self.generator)
         if out is None:
             c = x.shape[1]
             return x.new_zeros(0, self.sampler.num_points, c), x.new_zeros(0, self.sampler.num_points, c)
         tok, pe, _ = out
         return tok[:, :, 0], pe[:, :, 0]
 
-    def _prompt_batch(self, targets: list[Target]) -> PromptBatch | None:
+    def _prompt_batch(self, state, targets: list[Target], t: int) -> PromptBatch | None:
+        """Official prompt queries of ``targets`` for a ``t``-frame clip: per frame the mean
+        token of that frame's slot + ``prompt_sot``; ProCA keys = first-appearance slot + the
+        last max(k, T) slots, blank slots included (no key mask)."""
         if not targets:
             return None
-        dense = [t.pool.dense() for t in targets]
-        L = max(d[0].shape[0] for d in dense)
-        c = dense[0][0].shape[1]
-        tok = torch.zeros(len(targets), L, c, device=self.device)
-        pe = torch.zeros_like(tok)
-        pad = torch.ones(len(targets), L, dtype=torch.bool, device=self.device)
-        for i, (tk, p) in enumerate(dense):
-            tok[i, :tk.shape[0]], pe[i, :tk.shape[0]] = tk, p
-            pad[i, :tk.shape[0]] = False
-        content = mean_of_nonblank(tok) + self.dec.prompt_sot.weight.view(1, -1)
-        return PromptBatch(content=content, qpos=mean_of_nonblank(pe), dense=tok, dense_pe=pe, pad=pad)
+        buf = state.prompts
+        rows = torch.tensor([x.row for x in targets], dtype=torch.long)
+        content, qpos = buf.frame_queries(t, rows)
+        dense, dense_pe = buf.keys(torch.tensor([x.first_index for x in targets]), rows)
+        content = content + self.dec.prompt_sot.weight.view(1, 1, -1)
+        return PromptBatch(content=content, qpos=qpos, dense=dense, dense_pe=dense_pe)
 
-    def _pool_keys(self, targets: list[Target]):
+    def _pool_keys(self, state, targets: list[Target]):
+        """Every target's ProCA keys, concatenated (the prompts-as-keys ablation)."""
         if not targets:
             return None
-        toks, pes = zip(*[t.pool.dense() for t in targets])
-        return torch.cat(toks), torch.cat(pes)
+        rows = torch.tensor([x.row for x in targets], dtype=torch.long)
+        tok, pe = state.prompts.keys(torch.tensor([x.first_index for x in targets]), rows)
+        return tok.flatten(0, 1), pe.flatten(0, 1)
+
+    def _sample_rows(self, levels, frame_pos: int, frame_index: int, regions: Tensor):
+        """Tokens (N, R, C), positions and validity (N,) of padded-size ``regions`` (N, Hp, Wp)
+        on frame ``frame_pos`` of the clip (official ``get_mask_prompt``; empty -> blank)."""
+        tok, pe = self._tokens(levels, frame_pos, frame_index, regions, ["mask"] * regions.shape[0])
+        return tok, pe, regions.flatten(1).any(1)
+
+    def _update_prompts(self, state, targets: list[Target], levels, frames: list[int],
+                        masks_at: Callable[[int], Tensor | None]) -> None:
+        """The official per-clip update of the prompt slot buffer (``process_per_video_inference``)
+        for ``targets`` (rows in buffer order), ``masks_at(frame)`` giving their current binary
+        masks (N, Hp, Wp) at the padded input size (None: none stored).
+
+        First clip of the video (frame 0): every slot <- frame 0's tokens. A buffer created
+        later (entities first prompted after clip 0): T + stride blank slots, the previous
+        frames' slots sampled from their masks on the *current* clip's first frames' features
+        (official quirk of ``process_per_video_inference_prev_frame``) for targets that existed
+        then. Then (not first clip) one blank slot per stride and the clip's first T - stride
+        frames re-sampled, each non-empty mask overwriting its slot and all later ones.
+        """
+        cfg, buf = self.cfg, state.prompts
+        t, stride = len(frames), min(cfg.clip_stride, len(frames))
+        n = len(targets)
+        if frames[0] == 0:
+            m = masks_at(0)
+            m = m if m is not None else torch.zeros(n, *self.padded, dtype=torch.bool, device=self.device)
+            tok, pe, _ = self._sample_rows(levels, 0, 0, m)
+            buf.fill(tok, pe, start=0)
+            return
+        if buf.tokens is None:
+            c = self.dec.hidden_dim
+            buf.create(n, self.sampler.num_points, c, t + stride, start=frames[0] - stride, device=self.device)
+            for key in range(stride):
+                f = frames[0] - stride + key
+                m = masks_at(f)
+                if m is None:
+                    continue
+                has = torch.tensor([x.first_frame <= frames[0] - 1 for x in targets], device=self.device)
+                tok, pe, _ = self._sample_rows(levels, key, frames[0] + key, m)
+                buf.write_slot(key, tok[has], pe[has], has)
+        else:
+            buf.pad(stride)
+        buf.add_targets(n - buf.num_targets)
+        for key in range(t - stride):
+            m = masks_at(frames[key])
+            if m is None:
+                continue
+            tok, pe, valid = self._sample_rows(levels, key, frames[key], m)
+            if bool(valid.any()):
+                buf.write_from(-t + key, tok, pe, valid)
 
     # ------------------------------------------------------------------ main loop
     @torch.no_grad()
@@ -789,6 +853,7 @@ class StreamingInference:
         self.stats = {"max_pool_len": 0, "max_cached_frames": 0, "max_pending_frames": 0,
                       "max_state_bytes": 0, "clips": len(starts), "proca_calls": 0}
         state = _VideoState(task=task, video=video)
+        state.prompts = PromptSlotBuffer(cfg.num_prev_frames_memory, cfg.clip_length)
         for ci, s in enumerate(starts):
             idx = list(range(s, min(s + length, n)))
             mf, levels = cache.get(idx)
@@ -799,20 +864,23 @@ class StreamingInference:
             elif task == "refvos":
                 self._clip_refvos(state, mf, levels, fidx)
             elif task in ("vos", "pvos"):
-                self._clip_vos(state, mf, levels, fidx, ci)
+                self._clip_vos(state, mf, levels, fidx, ci, is_last=ci == len(starts) - 1)
             elif task in ("vis", "vps"):
                 self._clip_entities(state, mf, levels, fidx, ci)
             else:
                 raise ValueError(f"unknown task {task!r}")
+            if state.prompts.tokens is not None:
+                state.prompts.trim(torch.tensor([t.first_index for t in state.all_targets], dtype=torch.long))
             self.stats["max_cached_frames"] = max(self.stats["max_cached_frames"], len(cache.frames))
             self.stats["max_pending_frames"] = max(self.stats["max_pending_frames"], len(state.pending))
-            if task != "vss":
+            if task not in ("vss", "vos", "pvos"):
                 for f in range(s, next_start):
                     self._finalize(state, f, levels, idx, task)
             if s in windows:
                 self._write_window(state, *windows[s])
-            self.stats["max_pool_len"] = max([self.stats["max_pool_len"]]
-                                             + [1 + len(t.pool) for t in state.targets if t.pool.first is not None])
+            if len(state.prompts):
+                self.stats["max_pool_len"] = max(self.stats["max_pool_len"],
+                                                 1 + min(state.prompts.memory, len(state.prompts)))
             self.stats["max_state_bytes"] = max(self.stats["max_state_bytes"],
                                                 cache.nbytes() + state.nbytes())
             cache.drop_before(next_start)
@@ -863,8 +931,9 @@ class StreamingInference:
 
     def _new_target(self, state, first_frame: int, **kw) -> Target:
         t = Target(id=len(state.all_targets) + 1, first_frame=first_frame,
-                   pool=PromptMemoryPool(self.cfg.num_prev_frames_memory),
                    embeds=deque(maxlen=max(self.cfg.num_prev_frames_memory, 3)), **kw)
+        t.row = len(state.all_targets)
+        t.first_index = first_frame
         state.all_targets.append(t)
         state.targets.append(t)
         return t
@@ -885,9 +954,12 @@ class StreamingInference:
         if ci > 0:
             self._pad_slots(state)
         use_prompts = cfg.tracker == "vs2p" and cfg.prompt_as_queries
-        prompted = [t for t in state.targets if t.pool.first is not None] if cfg.tracker == "vs2p" else []
-        prompts = self._prompt_batch(prompted) if use_prompts else None
-        extra = self._pool_keys(prompted) if (cfg.tracker == "vs2p" and not cfg.prompt_as_queries) else None
+        prompted = list(state.targets) if cfg.tracker == "vs2p" else []
+        if prompted:
+            self._update_prompts(state, state.all_targets, levels, frames,
+                                 lambda f: self._entity_masks_at(state, f))
+        prompts = self._prompt_batch(state, prompted, len(frames)) if use_prompts else None
+        extra = self._pool_keys(state, prompted) if (cfg.tracker == "vs2p" and not cfg.prompt_as_queries) else None
         out = decode_clip(self.dec, levels, mf, fidx, prompts, "detection", proca=cfg.proca, extra_keys=extra)
         if prompts is not None and cfg.proca:
             self.stats["proca_calls"] += 1
@@ -995,6 +1067,22 @@ class StreamingInference:
             t.cls_total = t.cls_total + t.cls_slot
             t.embeds.append(torch.stack(list(t.embeds)[-3:]).mean(0))
 
+    def _entity_masks_at(self, state, f: int) -> Tensor | None:
+        """Every target's accumulated mask of frame ``f`` (N, Hp, Wp): summed logits upsampled
+        to the padded input size, > 0 (official ``targets['masks']``); None if none stored."""
+        buf = state.pending.get(f)
+        if buf is None and state.last_final is not None and state.last_final[0] == f:
+            buf = state.last_final[1]
+        if buf is None:
+            return None
+        n = len(state.all_targets)
+        h4, w4 = self.mask_size
+        logits = torch.full((n, h4, w4), -1.0, device=self.device)
+        for t in state.all_targets:
+            if t.id in buf:
+                logits[t.row] = buf[t.id][0]
+        return self._to_input(logits) > 0
+
     def _vps_candidates(self, state, score, masks):
         """Official first-clip VPS de-duplication: the top 100 queries by score, split by their
         class into things (top 70, box NMS) and stuff (top 30, first-frame mask IoU < 0.6);
@@ -1070,84 +1158,266 @@ class StreamingInference:
         return p
 
     # ------------------------------------------------------------------ VOS-like tasks
-    def _clip_vos(self, state, mf, levels, fidx, ci: int) -> None:
+    def _vos_init(self, state) -> None:
+        """Objects in the official order (ascending ids: the official ``list(set(ids))`` of small
+        ints), all prompt queries from the first clip on (not-yet-appeared ones blank)."""
+        objs = list(state.video.objects)
+        try:
+            objs.sort(key=lambda o: int(o["id"]))
+        except (TypeError, ValueError):
+            pass
+        vs = state.vos
+        vs["objects"] = objs
+        vs["targets"] = []
+        for o in objs:
+            t = self._new_target(state, int(o["frame"]), category=o.get("category"),
+                                 prompt_id=o.get("prompt_id"), obj_id=o["id"])
+            t.first_index = -1
+            state.by_obj[o["id"]] = t
+            vs["targets"].append(t)
+        vs["first"] = torch.full((len(objs),), -1, dtype=torch.long)
+        vs["logits"], vs["embds"] = {}, {}
+        sub = state.video.class_subset
+        things = state.video.thing_classes or set()
+        vs["stuff"] = [state.task == "pvos" and o.get("class") is not None and int(o["class"]) not in things
+                       for o in objs]
+        vs["label"] = [None if o.get("class") is None or sub is None or int(o["class"]) not in sub.tolist()
+                       else sub.tolist().index(int(o["class"])) for o in objs]
+
+    def _vos_semantic(self, state, out, t: int) -> Tensor:
+        """VIPOSeg semantic map (T, Hp, Wp) of class positions in ``class_subset``: argmax of
+        sum_q sigmoid(class) x quality x sigmoid(mask) over the learnable queries, masks
+        upsampled to the padded input size (official ``write_predictions_into_annotations_per_clip``,
+        ``use_semseg_pvos``). Computed in query chunks to bound memory."""
+        nq = self.dec.num_queries
+        sub = state.video.class_subset.to(self.device)
+        probs = out["pred_logits"][:nq].float().sigmoid()[:, sub]
+        masks = out["pred_masks"][:nq]
+        h, w = self.resized
+        chunk = 16
+        quality = torch.cat([mask_quality(self._to_input(masks[c:c + chunk].flatten(0, 1))
+                                          .view(-1, t, *self.padded)[..., :h, :w])
+                             for c in range(0, nq, chunk)])
+        weight = probs * quality[:, None]
+        sem = []
+        for j in range(t):
+            acc = None
+            for c in range(0, nq, chunk):
+                sig = self._to_input(masks[c:c + chunk, j]).sigmoid()
+                part = torch.einsum("qc,qhw->chw", weight[c:c + chunk], sig)
+                acc = part if acc is None else acc + part
+            sem.append(acc.argmax(0))
+        return torch.stack(sem)
+
+    def _clip_vos(self, state, mf, levels, fidx, ci: int, is_last: bool) -> None:
+        """One clip of the official VOS/PVOS/BURST procedure (``inference_video_vos.py``):
+
+        1. ``write_targets_into_annotations_per_clip``: the clip's new frame gets blank logits
+           and a copy of the previous frame's stored embeddings; an object's prompt mask is
+           (re)written as its logits of its prompt frame f in every clip containing f, where f
+           becomes its first-appearance index.
+        2. the prompt slot buffer is updated (first clip: frame 0 only) and *every* object is a
+           prompt query (not-yet-appeared ones are blank: ``prompt_sot`` only).
+        3. objects first appearing in the clip (``STEP1``): the clip's predictions compete
+           (argmax of sigmoid x IoU(prediction, prompt)^2 x quality on the prompt frame; masks
+           kept on the winning pixels), the prediction on f must reach IoU > 0.15 x min(area /
+           96^2, 1) with the prompt (VIPOSeg stuff exempt), and then *overwrites* the logits of
+           the frames after f; its embeddings overwrite the clip's.
+        4. tracked objects (``STEP2``): kept if the temporally weighted cosine consistency with
+           the last max(k, T) stored embeddings exceeds 0.5 (hard-coded officially); the kept
+           ones compete per pixel (sigmoid x sim^2 x quality; background where every logit <= 0),
+           keep their winning pixels only if that is > 25 % of their own area, and are *added*
+           to the stored logits; embeddings averaged with the stored non-blank ones.
+        5. PVOS (VIPOSeg): stuff objects get logit 10 wherever a semantic map of the learnable
+           queries predicts their class (``pvos_semantic``).
+        6. output (``save_vos_results``): the clip's first frame (every frame at the last clip):
+           summed logits cropped, bilinear to the original size, > 0; a pixel goes to the
+           lowest object index among the positive ones.
+
+        Logits are kept at the padded input size, as officially; only the clip's frames are kept.
+        """
         cfg = self.cfg
         frames = fidx.tolist()
-        # objects whose prompt frame falls in this clip join now (late objects included)
-        joining = [o for o in state.video.objects if o["id"] not in state.by_obj and frames[0] <= o["frame"] <= frames[-1]]
-        for o in joining:
-            t = self._new_target(state, o["frame"], category=o.get("category"),
-                                 prompt_id=o.get("prompt_id"), obj_id=o["id"])
-            state.by_obj[o["id"]] = t
-            region = self._region_to_input(o["region"])
-            tok, pe = self._tokens(levels, o["frame"] - frames[0], o["frame"], region[None], [o.get("kind", "mask")])
-            t.pool.add(tok[0], pe[0])
-            t.pooled_upto = o["frame"]
-            t.join_region = region
-        active = [t for t in state.targets if t.pool.first is not None]
-        if not active:
+        t, i = len(frames), frames[0]
+        vs = state.vos
+        if not vs:
+            self._vos_init(state)
+        objs, targets = vs["objects"], vs["targets"]
+        n = len(objs)
+        if n == 0:
             return
+        logits, embds, first = vs["logits"], vs["embds"], vs["first"]
+        hp, wp = self.padded
+        h, w = self.resized
+        c_dim = self.dec.hidden_dim
+        stride = min(cfg.clip_stride, t)
+        new_frames = frames if i == 0 else frames[t - stride:]
+        for f in new_frames:
+            logits[f] = torch.zeros(n, hp, wp, device=self.device)
+            prev = [embds[g] for g in range(f - stride, f) if g in embds]
+            embds[f] = torch.stack(prev).mean(0) if (i > 0 and prev) else torch.zeros(n, c_dim, device=self.device)
+        for r, o in enumerate(objs):
+            f = int(o["frame"])
+            if f in logits and frames[0] <= f <= frames[-1]:
+                logits[f][r] = self._region_to_input(o["region"]).float()
+                first[r] = f
+        for r, tg in enumerate(targets):
+            tg.first_index = int(first[r])
+
+        if cfg.tracker == "vs2p":
+            self._update_prompts(state, targets, levels, frames, lambda f: (logits[f] > 0) if f in logits else None)
         use_prompts = cfg.tracker == "vs2p" and cfg.prompt_as_queries
-        new_ids = {t.id for t in active if not t.embeds}
-        if use_prompts:
-            prompts = self._prompt_batch(active)
-            extra = None
-        else:
-            # learnable queries do the work; first-frame identification still needs the
-            # prompt (its tokens), given as keys when the tracker is VS2P
-            prompts = None
-            extra = self._pool_keys(active) if cfg.tracker == "vs2p" else None
-        out = decode_clip(self.dec, levels, mf, fidx, prompts, "sot", proca=cfg.proca, extra_keys=extra)
+        prompts = self._prompt_batch(state, targets, t) if use_prompts else None
+        extra = self._pool_keys(state, targets) if (cfg.tracker == "vs2p" and not use_prompts) else None
+        out = decode_clip(self.dec, levels, mf, fidx, prompts, "sot", proca=cfg.proca, extra_keys=extra,
+                          self_attn_mask_type=cfg.self_attn_mask_type)
         if prompts is not None and cfg.proca:
             self.stats["proca_calls"] += 1
         nq = self.dec.num_queries
-        masks, embds = out["pred_masks"], out["pred_embds"]
+        is_first = (first >= i) & (first < i + t)
+        has_app = (first < i) & (first != -1)
         if use_prompts:
-            t_masks, t_embds = masks[nq:], embds[nq:]
-            stored = stored_embeds(active, cfg.num_prev_frames_memory, t_embds.shape[-1], t_embds.device)
-            sim = consistency_similarity(stored, t_embds)
-            ok = [t.id in new_ids or float(sim[i]) > cfg.consistency_threshold for i, t in enumerate(active)]
-            picks = list(range(len(active)))
+            sel = torch.arange(nq, nq + n)
+            learn_ok = None
         else:
-            lq_masks, lq_embds = masks[:nq], embds[:nq]
-            picks, ok = [], []
-            old = [t for t in active if t.id not in new_ids]
-            assigned = {}
-            if old:
-                stored = stored_embeds(old, cfg.num_prev_frames_memory, lq_embds.shape[-1], lq_embds.device)
-                rows, cols, _ = cosine_match(stored, lq_embds, cfg.similarity_threshold)
-                assigned = {old[r].id: int(c_) for r, c_ in zip(rows.tolist(), cols.tolist())}
-            for t in active:
-                if t.id in new_ids:  # identify by mask IoU with the prompt on its frame
-                    j = t.first_frame - frames[0]
-                    reg = self._down(t.join_region[None])[0]
-                    pm = lq_masks[:, j] > 0
-                    inter = (pm & reg).flatten(1).sum(1).float()
-                    union = (pm | reg).flatten(1).sum(1).float().clamp(min=1)
-                    picks.append(int((inter / union).argmax()))
-                    ok.append(True)
-                elif t.id in assigned:
-                    picks.append(assigned[t.id])
-                    ok.append(True)
-                else:
-                    picks.append(0)
-                    ok.append(False)
-            t_masks, t_embds = lq_masks, lq_embds
-        # class scores of each target's query, averaged over its clips: the category of an
-        # object whose prompt names none (read by the benchmark model when a writer needs one)
-        t_logits = out["pred_logits"][nq:] if use_prompts else out["pred_logits"][:nq]
-        for i, t in enumerate(active):
-            if not ok[i]:
-                continue
-            k = picks[i]
-            lo = max(t.first_frame - frames[0], 0)
-            self._accumulate(state, t.id, frames[lo:], t_masks[k][lo:])
-            t.embeds.append(t_embds[k][lo:].mean(0))
-            s = t_logits[k].float().sigmoid()
-            t.logit_sum = s if t.logit_sum is None else t.logit_sum + s
-            t.logit_n += 1
-        for t in active:
-            t.join_region = None
+            sel, learn_ok = self._vos_learnable(state, out, frames, is_first, has_app)
+        pm = self._to_input(out["pred_masks"][sel].flatten(0, 1)).view(n, t, hp, wp)
+        pe_ = out["pred_embds"][sel].float()
+        probs = out["pred_logits"][sel].float().sigmoid()
+        quality = mask_quality(pm[..., :h, :w])
+        sem = None
+        if state.task == "pvos" and cfg.pvos_semantic and any(vs["stuff"]) and state.video.class_subset is not None:
+            sem = self._vos_semantic(state, out, t)
+
+        def iou(a: Tensor, b: Tensor) -> Tensor:
+            a, b = a.flatten(1).float(), b.flatten(1).float()
+            return ((a + b) == 2).sum(1) / ((a + b) >= 1).sum(1).clamp(min=1)
+
+        # STEP1: objects whose prompt frame is in this clip
+        if bool(is_first.any()):
+            rows = torch.nonzero(is_first).flatten().tolist()
+            faf = [int(first[r]) - i for r in rows]
+            mm = pm[rows]
+            for j, f in enumerate(frames):
+                embds[f][rows] = pe_[rows, j]
+            gt_first = torch.stack([logits[int(first[r])][r] > 0 for r in rows])
+            is_bg = (mm <= 0).all(0)
+            ar = torch.arange(len(rows))
+            miou = iou(gt_first, mm[ar, faf] > 0)
+            weight = mm.sigmoid() * (miou ** 2 * quality[rows]).view(-1, 1, 1, 1)
+            ids = weight.argmax(0)
+            ids[is_bg] = -1
+            binary = torch.stack([ids == k for k in range(len(rows))]).float()
+            mm = mm * binary
+            miou = iou(gt_first, binary[ar, faf])
+            area = gt_first.flatten(1).sum(1) / (96 * 96)
+            above = miou > 0.15 * area.clamp(max=1)
+            if learn_ok is not None:
+                above = above & learn_ok[rows]
+            for k, r in enumerate(rows):
+                j0 = faf[k] + 1
+                if (not bool(above[k]) and not vs["stuff"][r]) or j0 == t:
+                    continue
+                cur = mm[k, j0:]
+                if sem is not None and vs["stuff"][r] and vs["label"][r] is not None:
+                    cur[sem[j0:] == vs["label"][r]] = 10.0
+                for j in range(j0, t):
+                    logits[frames[j]][r] = cur[j - j0]
+                self._vos_class(targets[r], probs[r])
+
+        # STEP2: tracked objects
+        if bool(has_app.any()):
+            rows = torch.nonzero(has_app).flatten().tolist()
+            m = max(cfg.num_prev_frames_memory, cfg.clip_length)
+            hist = [g for g in range(frames[-1] - m + 1, frames[-1] + 1) if g in embds]
+            stored = torch.stack([embds[g][rows] for g in hist], 1)
+            if learn_ok is None:
+                sim = consistency_similarity(stored, pe_[rows])
+                ok = sim > VOS_CONSISTENCY_THRESHOLD
+            else:
+                sim, ok = vs.pop("learn_sim")[rows], learn_ok[rows]
+            mm, q, e, sim = pm[rows].clone(), quality[rows].clone(), pe_[rows].clone(), sim.clone()
+            mm[~ok], q[~ok], e[~ok], sim[~ok] = 0, 0, 0, 0
+            orig = (mm > 0).flatten(1).sum(1).clamp(min=1)
+            sig = mm.sigmoid()
+            if sem is not None:
+                for k, r in enumerate(rows):
+                    if vs["stuff"][r] and vs["label"][r] is not None:
+                        on = sem == vs["label"][r]
+                        sig[k][on] = 1.0
+                        mm[k][on] = 10.0
+            is_bg = (mm <= 0).all(0)
+            weight = sig * (sim ** 2 * q).view(-1, 1, 1, 1)
+            ids = weight.argmax(0)
+            ids[is_bg] = -1
+            binary = torch.stack([ids == k for k in range(len(rows))]).float()
+            area = binary.flatten(1).sum(1)
+            above = (area / orig > 0.25) & (orig > 0) & (area > 0)
+            binary[~above] = 0
+            mm = mm * binary
+            for j, f in enumerate(frames):
+                logits[f][rows] += mm[:, j]
+                old = embds[f][rows]
+                nonblank = (old != 0).any(-1).float()[:, None]
+                embds[f][rows] = (old + e[:, j]) / (nonblank + 1)
+            for k, r in enumerate(rows):
+                if bool(ok[k]):
+                    self._vos_class(targets[r], probs[r])
+
+        # output: the clip's first frame, or all its frames at the last clip
+        for f in (frames if is_last else frames[:stride]):
+            x = logits[f][:, :h, :w]
+            if (h, w) != self.out_size:
+                x = F.interpolate(x[None], size=self.out_size, mode="bilinear", align_corners=False)[0]
+            pos = x > 0
+            winner = pos.float().argmax(0)
+            fg = pos.any(0)
+            for r, tg in enumerate(targets):
+                mr = (winner == r) & fg
+                if bool(mr.any()):
+                    tg.masks[f] = state.encode(mr)
+        keep_from = frames[stride] if not is_last and t > stride else frames[-1] + 1
+        for f in [f for f in logits if f < keep_from]:
+            del logits[f]
+        m = max(cfg.num_prev_frames_memory, cfg.clip_length)
+        for f in [f for f in embds if f <= frames[-1] - m]:
+            del embds[f]
+
+    @staticmethod
+    def _vos_class(target: Target, probs: Tensor) -> None:
+        """Running sum of the class scores of an object's accepted predictions (ours: the
+        category of an object whose prompt names none, e.g. BURST exemplars)."""
+        target.logit_sum = probs.clone() if target.logit_sum is None else target.logit_sum + probs
+        target.logit_n += 1
+
+    def _vos_learnable(self, state, out, frames, is_first, has_app):
+        """Ablation (prompts not as queries / similarity tracker): each object is read out of
+        the learnable queries: on its prompt frame the query whose mask best overlaps the
+        prompt, later the cosine Hungarian match of stored and current embeddings."""
+        cfg, vs = self.cfg, state.vos
+        nq, n = self.dec.num_queries, len(vs["objects"])
+        masks, embds = out["pred_masks"][:nq], out["pred_embds"][:nq]
+        sel = torch.zeros(n, dtype=torch.long)
+        ok = torch.zeros(n, dtype=torch.bool)
+        sim = torch.zeros(n)
+        i = frames[0]
+        for r in torch.nonzero(is_first).flatten().tolist():
+            f = int(vs["first"][r])
+            reg = self._down((vs["logits"][f][r] > 0)[None])[0]
+            pm = masks[:, f - i] > 0
+            inter = (pm & reg).flatten(1).sum(1).float()
+            union = (pm | reg).flatten(1).sum(1).float().clamp(min=1)
+            sel[r], ok[r] = int((inter / union).argmax()), True
+        rows = torch.nonzero(has_app).flatten().tolist()
+        if rows:
+            m = max(cfg.num_prev_frames_memory, cfg.clip_length)
+            hist = [g for g in range(frames[-1] - m + 1, frames[-1] + 1) if g in vs["embds"]]
+            stored = torch.stack([vs["embds"][g][rows] for g in hist], 1)
+            a, b, sc = cosine_match(stored, embds.float(), cfg.similarity_threshold)
+            for x, y, v in zip(a.tolist(), b.tolist(), sc.tolist()):
+                sel[rows[x]], ok[rows[x]], sim[rows[x]] = y, True, v
+        vs["learn_sim"] = sim
+        return sel, ok
 
     # ------------------------------------------------------------------ RefVOS
     def _clip_refvos(self, state, mf, levels, fidx) -> None:
@@ -1221,6 +1491,7 @@ class StreamingInference:
     # ------------------------------------------------------------------ finalize a frame
     def _finalize(self, state, f: int, levels, idx: list[int], task: str) -> None:
         buf = state.pending.pop(f, {})
+        state.last_final = (f, buf)
         tmap = {t.id: t for t in state.targets}
         ids = [tid for tid in buf if tid in tmap]
         if task == "refvos":
@@ -1228,53 +1499,17 @@ class StreamingInference:
                 s, c = buf[tid]
                 tmap[tid].masks[f] = state.encode(self._to_output((s / c)[None])[0])
             return
-        prompted_here = task in ("vos", "pvos") and any(o["frame"] == f for o in state.video.objects)
-        if not ids and not prompted_here:
+        if not ids:
             return
-        logits = torch.stack([buf[i][0] / buf[i][1] for i in ids]) if ids else None
-        pool_masks = {}
-        if task in ("vos", "pvos"):
-            # objects compete per pixel; a prompt mask given on this frame wins its pixels
-            result = {}
-            if ids:
-                full = self._to_input(logits)[:, :self.resized[0], :self.resized[1]]
-                if tuple(full.shape[-2:]) != self.out_size:
-                    full = F.interpolate(full[None], size=self.out_size, mode="bilinear", align_corners=False)[0]
-                best, fg = full.argmax(0), full.amax(0) > 0
-                low_best, low_fg = logits.argmax(0), logits.amax(0) > 0
-                for i, tid in enumerate(ids):
-                    result[tid] = (best == i) & fg
-                    pool_masks[tid] = (low_best == i) & low_fg
-            for o in state.video.objects:
-                if o["frame"] != f or o.get("kind", "mask") != "mask" or o["id"] not in state.by_obj:
-                    continue
-                reg = torch.as_tensor(np.asarray(o["region"]), device=self.device).bool()
-                result = {tid: m & ~reg for tid, m in result.items()}
-                result[state.by_obj[o["id"]].id] = reg
-            for tid, m in result.items():
-                if bool(m.any()):
-                    tmap[tid].masks[f] = state.encode(m)
-        elif task == "vis":
+        logits = torch.stack([buf[i][0] / buf[i][1] for i in ids])
+        if task == "vis":
             out_masks = self._to_output(logits)
             for i, tid in enumerate(ids):
                 if bool(out_masks[i].any()):
                     tmap[tid].masks[f] = state.encode(out_masks[i])
-                pool_masks[tid] = logits[i] > 0
         elif task == "vps":
-            # summed (not averaged) logits wait for their output window; every entity's
-            # accumulated mask feeds its prompts (official: all entities, not only panoptic winners)
+            # summed (not averaged) logits wait for their output window
             state.hold[f] = {tid: buf[tid][0] for tid in ids}
-            pool_masks = {tid: buf[tid][0] > 0 for tid in ids}
-        # the finalised masks become the targets' prompt tokens of frame f
-        if self.cfg.tracker == "vs2p" and f in idx:
-            add = [(tid, m) for tid, m in pool_masks.items() if tmap[tid].pooled_upto < f and bool(m.any())]
-            if add:
-                regions = F.interpolate(torch.stack([m for _, m in add])[None].float(), size=self.padded,
-                                        mode="nearest")[0] > 0.5
-                tok, pe = self._tokens(levels, idx.index(f), f, regions, ["mask"] * len(add))
-                for j, (tid, _) in enumerate(add):
-                    tmap[tid].pool.add(tok[j], pe[j])
-                    tmap[tid].pooled_upto = f
 
 
 def _finish_vis(state) -> None:
@@ -1308,6 +1543,9 @@ class _VideoState:
         self.pending: dict[int, dict] = {}
         self.by_obj: dict = {}
         self.text = None
+        self.prompts = PromptSlotBuffer()
+        self.last_final: tuple[int, dict] | None = None   # the last finalised frame's accumulations
+        self.vos: dict = {}
         self.thing_segments: dict[int, int] = {}   # VPS: entity id -> segment id
         self.stuff_segments: dict[int, int] = {}   # VPS: class -> segment id
         self.segments: list[dict] = []
@@ -1352,11 +1590,12 @@ class _VideoState:
 
     def nbytes(self) -> int:
         total = 0
+        if self.prompts.tokens is not None:
+            total += 2 * self.prompts.tokens.nelement() * self.prompts.tokens.element_size()
         for t in self.targets:
-            if t.pool.first is not None:
-                tok, pe = t.pool.dense()
-                total += (tok.nelement() + pe.nelement()) * tok.element_size()
             total += sum(e.nelement() * e.element_size() for e in t.embeds)
+        for x in self.vos.get("logits", {}).values():
+            total += x.nelement() * x.element_size()
         for buf in self.pending.values():
             total += sum(s.nelement() * s.element_size() for s, _ in buf.values())
         return total

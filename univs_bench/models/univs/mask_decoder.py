@@ -181,6 +181,8 @@ class VideoMaskDecoder(nn.Module):
         self.register_buffer("class_text_embeds", torch.zeros(num_classes, text_dim),
                              persistent=False)
         self.visual_prompt_sampler = VisualPromptSampler(num_prompt_points, stride=8)
+        # seed of the token subset drawn at eval (the official draw is unseeded: see sample_cells)
+        self.eval_prompt_seed = 0
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:
@@ -221,12 +223,18 @@ class VideoMaskDecoder(nn.Module):
             h, w = sizes[-1]
             feats = src[-1].permute(1, 2, 0).reshape(b, t, -1, h, w)
             fpos = pos[-1].permute(1, 2, 0).reshape(b, t, -1, h, w)
+            gen = None if self.training else torch.Generator().manual_seed(self.eval_prompt_seed)
             out = self.visual_prompt_sampler.encode(feats, fpos, self.pe_layer, prompts["videos"],
-                                                    t, training=self.training)
+                                                    t, training=self.training, generator=gen)
             if out is None:
                 return None
             dense, dense_pe, _ = out
             feats_mean, pe_mean = mean_of_nonblank(dense), mean_of_nonblank(dense_pe)
+            if not self.training:
+                # official eval: the ProCA keys come from the first clip's memory pool, the
+                # first-appearance slot + the last max(k, T) of its T slots, every slot holding
+                # the key frame's tokens -> (1 + T) R keys (extract_prompt_features_from_memoey_pool)
+                dense, dense_pe = dense.repeat(1, 1 + t, 1, 1), dense_pe.repeat(1, 1 + t, 1, 1)
             query_pos = pe_mean
             if self.training and torch.rand(1).item() <= 0.5:
                 query_pos = feats_mean
@@ -286,9 +294,11 @@ class VideoMaskDecoder(nn.Module):
         return torch.cat([out_l, q[0].view(n_p, bt, c)])
 
     # ------------------------------------------------------------------ heads
-    def self_attn_mask(self, b: int, t: int, num_prompt: int, task: str, device):
-        mask_type = "sep-blocked" if task == "grounding" else self.self_attn_mask_type
-        if mask_type == "sep-blocked" and self.self_attn_mask_type == "all":
+    def self_attn_mask(self, b: int, t: int, num_prompt: int, task: str, device,
+                       mask_type: str | None = None):
+        base = mask_type or self.self_attn_mask_type
+        mask_type = "sep-blocked" if task == "grounding" else base
+        if mask_type == "sep-blocked" and base == "all":
             mask_type = "all"
         mask = build_self_attn_mask(self.num_queries, num_prompt, t, mask_type)
         if mask is None:
