@@ -231,6 +231,22 @@ def test_vps_later_clips_take_every_query_without_nms(tiny, monkeypatch):
     assert len(out["targets"]) == 3
 
 
+def test_vps_every_match_adds_masks_vis_only_above_twice_the_threshold(tiny, monkeypatch):
+    # 5 entities; in clip 1 the queries share their embedding: bi-softmax (1/10 + 1/5) / 2 = 0.15
+    # for VPS (all 10 queries), (1/5 + 1/5) / 2 = 0.2 for VIS (the 5 empty queries fail the
+    # stability filter); both between the threshold 0.12 and twice it. VPS adds the matched masks
+    # (and quality) of every match, VIS only above 2 x 0.12.
+    def plan(fr):
+        ents = [({2: 0.9}, [(1, 2 * q)], np.ones(32)) for q in range(5)]
+        return ents + [({}, [], np.ones(32)) for _ in range(5)]
+    for task, n in (("vps", 2), ("vis", 1)):
+        monkeypatch.setattr(inf, "decode_clip", Script(plan))
+        out = StreamingInference(tiny.net, cfg(newly_threshold=0.12, score_threshold=0.15)).run(
+            video(4, thing_classes={2}), task)
+        assert len(out["targets"]) == 5
+        assert [t.quality_n for t in out["targets"]] == [n] * 5
+
+
 def test_vps_segments_from_summed_logits_and_final_classes(tiny, monkeypatch):
     # one thing entity over 4 frames (2 clips); its segment covers its cells on every frame
     def plan(fr):
