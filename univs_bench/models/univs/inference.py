@@ -205,13 +205,23 @@ def box_iou(a: Tensor, b: Tensor) -> Tensor:
 
 def video_box_nms(masks: Tensor, scores: Tensor, threshold: float) -> Tensor:
     """Indices (by decreasing score) kept by box NMS on (N, T, H, W) mask logits: a mask is
-    dropped when its box IoU with a higher-scored one, maxed over frames, reaches ``threshold``."""
+    dropped when its box IoU with a higher-scored one, maxed over frames, reaches ``threshold``.
+
+    Boxes as the official ``convert_mask_to_box`` (x2, y2 = the last row/column inside the mask,
+    so a one-pixel-wide box has zero area; empty masks -> zeros) normalised by the mask size, IoU
+    as ``video_box_iou`` (union clamped at 1e-3)."""
     order = scores.argsort(descending=True)
     if order.numel() <= 1:
         return order
+    h, w = masks.shape[-2:]
     boxes = masks_to_boxes(masks[order] > 0)  # N, T, 4
-    _n, t = boxes.shape[:2]
-    iou = torch.stack([box_iou(boxes[:, i], boxes[:, i]) for i in range(t)], -1).amax(-1)
+    boxes = torch.where(boxes.any(-1, keepdim=True), boxes - boxes.new_tensor([0, 0, 1, 1]), boxes)
+    boxes = boxes / boxes.new_tensor([w, h, w, h])
+    area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])   # N, T
+    lt = torch.max(boxes[:, None, :, :2], boxes[None, :, :, :2])
+    rb = torch.min(boxes[:, None, :, 2:], boxes[None, :, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)                                    # N, N, T
+    iou = (inter / (area[:, None] + area[None] - inter).clamp(min=1e-3)).amax(-1)
     max_prev = torch.triu(iou, diagonal=1).amax(0)
     return order[max_prev < threshold]
 
