@@ -48,7 +48,58 @@ TINY_CHECKPOINTS = ("work_dirs/univs_tiny_train/univs_tiny.pth",
                     "work_dirs/univs_tiny_synth/last_checkpoint", "work_dirs/tiny_synth/last_checkpoint",
                     "work_dirs/univs_tiny_synth/latest.pth", "work_dirs/univs_tiny/last_checkpoint",
                     "work_dirs/univs_tiny/latest.pth")
-MODEL_OPTIONS = ("checkpoint", "config", "class_embeds", "category_maps", "device", "weights")
+MODEL_OPTIONS = ("checkpoint", "config", "class_embeds", "category_maps", "device", "weights", "ema_weights")
+
+# Dense prompt tokens per frame (VISUAL_PROMPT_PIXELS_PER_IMAGE of configs/univs_inf/vids/<task>/*.yaml).
+OFFICIAL_PROMPT_POINTS = {"vis": 128, "vps": 64, "vos": 256, "pvos": 256, "refvos": 32}
+# Benchmarks run by tools/test/test_{r50,swint,swinb,swinl}_stage3.sh (the paper's runs), and
+# the scripted benchmark whose settings a benchmark without a script or YAML borrows.
+SCRIPTED = {"ytvis21": "vis", "ovis": "vis", "vspw": "vss", "vipseg": "vps", "davis17": "vos",
+            "viposeg": "pvos", "refdavis17": "refvos"}
+BORROWED = {"ytvis19": "ytvis21", "burst": "davis17", "refytvos": "refdavis17"}
+
+
+def official_test_settings(variant: str, task: str, bench: str) -> dict:
+    """InferenceConfig values of the official test of ``bench`` with backbone ``variant``.
+
+    Scripted benchmarks (``SCRIPTED``): the stage-3 script's overrides, T = 5, short side 640
+    (max 1333), k (``NUM_PREV_FRAMES_MEMORY``) 5 for R50 and 6 for Swin except Swin-L PVOS
+    and Swin-B/L RefVOS (5); self-attention 'sep', 'sep-blocked' for RefVOS and Swin-L PVOS;
+    square mode (pad to 1024 x 1024, long side <= 1024) wherever the script does not pass
+    ``SQUARE_ENABLED False``: every Swin-B run and the Swin-T VIS runs.
+    YT-VOS18 and MOSE have no script: their YAMLs (``configs/univs_inf/vids/vos/univs_*_vos_
+    {ytvos18,mose}_c1+univs.yaml``): short side 720 (Swin-B YT-VOS/MOSE 700), T = 4 (R50,
+    Swin-T, Swin-B; MOSE R50 2; Swin-L 5), k = 10 (vos/Base.yaml), square mode on (the
+    default of ``univs/config.py``); Swin-T MOSE has no YAML and takes its YT-VOS18 one.
+    YTVIS19, BURST and Ref-YouTube-VOS have neither: they take the settings of YTVIS21,
+    DAVIS17 and Ref-DAVIS17 (``BORROWED``; our choice). R (dense tokens per frame) is the
+    task's YAML value (``OFFICIAL_PROMPT_POINTS``). Swin-L VIS uses the clip-relative 'FixedT'
+    temporal position code (its VIS YAMLs).
+    """
+    out = {"max_size": 1333}
+    if task in OFFICIAL_PROMPT_POINTS:
+        out["prompt_points"] = OFFICIAL_PROMPT_POINTS[task]
+    name = BORROWED.get(bench, bench)
+    if name in ("ytvos18", "mose"):
+        size = {"swinb": 700}.get(variant, 720)
+        clip = {"swinl": 5}.get(variant, 4)
+        if name == "mose" and variant == "r50":
+            clip = 2
+        out.update(test_size=size, clip_length=clip, num_prev_frames_memory=10, square_size=1024,
+                   self_attn_mask_type="sep")
+        return out
+    if name not in SCRIPTED:
+        return out
+    k = 5 if variant == "r50" else 6
+    if (variant == "swinl" and task == "pvos") or (variant in ("swinb", "swinl") and task == "refvos"):
+        k = 5
+    square = variant == "swinb" or (variant == "swint" and task == "vis")
+    blocked = task == "refvos" or (variant == "swinl" and task == "pvos")
+    out.update(test_size=640, clip_length=5, num_prev_frames_memory=k, square_size=1024 if square else 0,
+               self_attn_mask_type="sep-blocked" if blocked else "sep")
+    if variant == "swinl" and task == "vis":  # univs_swinl_{yt21,ovis}_c1+univs_entity.yaml
+        out["temporal_code"] = "fixed"
+    return out
 
 
 def _resolve_last_checkpoint(path: Path) -> Path | None:
@@ -94,7 +145,8 @@ class UniVSBenchModel(VideoModel):
 
     def __init__(self, checkpoint: str | None = None, config: str | None = None,
                  class_embeds: str | None = None, category_maps: dict | None = None,
-                 device: str | None = None, weights: str | None = None, **options):
+                 device: str | None = None, weights: str | None = None, ema_weights: bool = False,
+                 **options):
         from .univs.inference import InferenceConfig
         known = {f for f in InferenceConfig.__dataclass_fields__}
         bad = sorted(set(options) - known)
@@ -106,6 +158,7 @@ class UniVSBenchModel(VideoModel):
         self.checkpoint, self.config, self.class_embeds = checkpoint, config, class_embeds
         self.category_maps = {k: {int(c): int(v) for c, v in m.items()} for k, m in (category_maps or {}).items()}
         self.weights = weights
+        self.ema_weights = bool(ema_weights)
         self.report: dict = {}
         self.net = self._build(device)
 
@@ -135,7 +188,11 @@ class UniVSBenchModel(VideoModel):
         ckpt = self.checkpoint or self._default_checkpoint()
         if ckpt:
             data = load_checkpoint_file(ckpt)
-            self.report = load_official_checkpoint(net, data, strict=True)
+            # official test: plain weights (the test YAMLs build no EMA teacher, so
+            # `backbone_t.`/`sem_seg_head_t.` copies would be ignored); ema_weights=True: ours
+            self.report = load_official_checkpoint(net, data, use_ema=self.ema_weights, strict=True)
+            self.report["ema_available"] = any(k.startswith(("backbone_t.", "sem_seg_head_t."))
+                                               for k in self.report.get("dropped", []))
             meta = data.get("meta") if isinstance(data, dict) else None
             if isinstance(meta, dict) and isinstance(meta.get("category_maps"), dict):
                 for k, m in meta["category_maps"].items():
@@ -144,10 +201,11 @@ class UniVSBenchModel(VideoModel):
         elif self.weights != "random":
             self._missing_weights()
         if self.class_embeds:
-            emb = load_checkpoint_file(self.class_embeds)
-            if isinstance(emb, dict):
-                emb = next(v for v in emb.values() if hasattr(v, "shape"))
-            net.sem_seg_head.predictor.set_class_embeddings(torch.as_tensor(emb).float())
+            emb = load_class_embeddings(self.class_embeds)
+            try:
+                net.sem_seg_head.predictor.set_class_embeddings(emb)
+            except ValueError as e:
+                raise InputError(f"{self.class_embeds}: {e}") from None
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         return net.to(device).eval()
@@ -163,7 +221,8 @@ class UniVSBenchModel(VideoModel):
     def describe(self) -> dict:
         return {"model": self.name, "config": self.config, "checkpoint": self.checkpoint,
                 "weights": "random" if not self.checkpoint else "checkpoint",
-                "ema_used": self.report.get("ema_used"), "class_embeds": self.class_embeds,
+                "ema_used": self.report.get("ema_used"), "ema_available": self.report.get("ema_available"),
+                "class_embeds": self.class_embeds,
                 "options": self.options}
 
     # ------------------------------------------------------------------ categories
@@ -219,14 +278,22 @@ class UniVSBenchModel(VideoModel):
     def inference_config(self, bench):
         from .univs.inference import InferenceConfig
         overrides = dict(self.options)
+        base = {"num_prev_frames_memory": self.memory_frames}
         if self.native_size:  # trained at the synthetic suite's own size: no test-time resize
             overrides.setdefault("test_size", None)
-        return InferenceConfig.for_benchmark(bench.task, bench.name,
-                                             base={"num_prev_frames_memory": self.memory_frames},
-                                             overrides=overrides, backbone=self.variant)
+        official = {} if self.variant in (None, "tiny") else official_test_settings(self.variant, bench.task, bench.name)
+        return InferenceConfig.for_benchmark(bench.task, bench.name, base=base,
+                                             overrides={**official, **overrides}, backbone=self.variant)
 
     def predict_video(self, item, meta, bench):
         import torch
+
+        if (self.variant not in (None, "tiny") and not self.class_embeds and bench.task in CLASS_TASKS
+                and getattr(self.net, "text_prompt_encoder", None) is None):
+            # the decoder would otherwise score classes against seeded random embeddings
+            raise InputError(f"{self.name}: task {bench.task} ({bench.name}) needs the CLIP text embeddings of "
+                             "the official 3938-class list: give --cfg-options class_embeds=FILE (or a text "
+                             "encoder to compute them)")
 
         from ..data_converters.base import MaskResolver
         from ..schema import Track, VideoAnnotation
@@ -234,8 +301,14 @@ class UniVSBenchModel(VideoModel):
         v = item.video
         task = bench.task
         cfg = self.inference_config(bench)
-        video = VideoInput(height=v.height, width=v.width, num_frames=v.num_frames,
-                           load=lambda f: _read_rgb(meta.image_path(v.id, v.frames[f])))
+        # BURST: the official val json keeps only the annotated frames, so the video the
+        # model sees is those frames (convert_burst_to_cocovid_val.py); burst_all_frames: ours
+        frame_ids = list(range(v.num_frames))
+        if bench.name == "burst" and not cfg.burst_all_frames and v.annotated is not None:
+            frame_ids = sorted(v.annotated)
+        local = {f: j for j, f in enumerate(frame_ids)}
+        video = VideoInput(height=v.height, width=v.width, num_frames=len(frame_ids),
+                           load=lambda j: _read_rgb(meta.image_path(v.id, v.frames[frame_ids[j]])))
         inv = {}
         if task in ("vis", "vps", "vss"):
             cmap = self._class_map(meta, bench)
@@ -245,14 +318,25 @@ class UniVSBenchModel(VideoModel):
             video.thing_classes = {k for c, k in cmap.items() if c in things}
         elif task in ("vos", "pvos"):
             resolver = MaskResolver(meta.root)
+            cmap = {}
+            if task == "pvos":  # VIPOSeg: the semantic help for stuff objects needs the class slice
+                cmap = self._class_map(meta, bench)
+                video.class_subset = torch.tensor(sorted(cmap.values()), dtype=torch.long)
+                things = {c.id for c in meta.categories if c.isthing}
+                video.thing_classes = {k for c, k in cmap.items() if c in things}
             seen = set()
             for p in sorted(item.prompts, key=lambda p: (p.frame if p.frame is not None else 0)):
                 if p.kind not in ("mask", "box", "point", "scribble") or p.target is None or p.target in seen:
                     continue
                 seen.add(p.target)
+                frame = p.frame if p.frame is not None else 0
+                if frame not in local:
+                    raise InputError(f"{bench.name} video {v.id}: prompt {p.id} is on frame {frame}, "
+                                     "which is not an annotated frame")
                 region, kind = _prompt_region(p, v, resolver)
-                video.objects.append({"id": p.target, "frame": p.frame, "region": region, "kind": kind,
-                                      "category": p.category, "prompt_id": p.id})
+                video.objects.append({"id": p.target, "frame": local[frame], "region": region, "kind": kind,
+                                      "category": p.category, "prompt_id": p.id,
+                                      "class": cmap.get(p.category) if p.category is not None else None})
         elif task == "refvos":
             video.expressions = [{"prompt_id": p.id, "text": p.text} for p in item.prompts if p.kind == "text"]
         engine = StreamingInference(self.net, cfg, text_features=self._text_features)
@@ -261,7 +345,7 @@ class UniVSBenchModel(VideoModel):
         n = v.num_frames
 
         def seq(masks: dict) -> list:
-            return [masks.get(f) for f in range(n)]
+            return [masks.get(local[f]) if f in local else None for f in range(n)]
 
         tracks = []
         if task == "vis":
@@ -288,6 +372,30 @@ class UniVSBenchModel(VideoModel):
                 tracks.append(Track(id=i + 1, category=None, masks=seq(t.masks), score=score,
                                     prompt_id=str(t.prompt_id)))
         return VideoAnnotation(video=copy.deepcopy(v), tracks=tracks, label_maps=[], prompts=[])
+
+
+# tasks whose outputs depend on the category text embeddings (PVOS: the VIPOSeg semantic help)
+CLASS_TASKS = ("vis", "vps", "vss", "pvos")
+
+
+def load_class_embeddings(path: str):
+    """(K, D) float tensor from ``path``: a tensor/array, or a dict holding one (the first
+    tensor-valued entry). A file with no tensor is an error naming the file and its keys."""
+    import torch
+
+    from .univs.checkpoint import load_checkpoint_file
+    try:
+        emb = load_checkpoint_file(path)
+    except (OSError, ValueError, RuntimeError) as e:
+        raise InputError(f"class_embeds {path}: cannot be read ({e})") from None
+    if isinstance(emb, dict):
+        found = [v for v in emb.values() if hasattr(v, "shape")]
+        if not found:
+            raise InputError(f"class_embeds {path}: no tensor in the file (keys: {sorted(map(str, emb))[:10]})")
+        emb = found[0]
+    if not hasattr(emb, "shape"):
+        raise InputError(f"class_embeds {path}: no tensor in the file (got {type(emb).__name__})")
+    return torch.as_tensor(emb).float()
 
 
 def _prompt_region(p, v, resolver):

@@ -41,7 +41,10 @@ inference_video_entity.py``, ``inference_video_vos.py``, ``comm.py``, ``configs/
 * VSS: non-overlapping clips (stride = clip length, the last one truncated), learnable queries
   only: label = argmax over classes of sum_q score_q,c x sigmoid(mask_q), quality at the output
   size.
-* thresholds per benchmark (:data:`TASK_DEFAULTS`) and backbone (:data:`BACKBONE_DEFAULTS`).
+* thresholds per benchmark (:data:`TASK_DEFAULTS`) and backbone (:data:`BACKBONE_DEFAULTS`); VOS/PVOS
+  consistency 0.5 hard-coded; test short side 640 in every official stage-3 script (per-backbone
+  geometry, k, R: ``univs_zoo.official_test_settings``).
+* VOS/PVOS/BURST: :meth:`StreamingInference._clip_vos` (``inference_video_vos.py``).
 
 Ablation switches (paper Table 3): ``prompt_as_queries`` (off: the pool tokens are extra
 keys of the masked cross-attention and targets are read out of the learnable queries by
@@ -87,13 +90,13 @@ TASK_DEFAULTS: dict[str, dict] = {
     "ytvis21": {"score_threshold": 0.25, "topk": 35},
     "ovis": {"score_threshold": 0.2, "topk": 50},
     "vps": {"score_threshold": 0.15, "overlap_threshold": 0.6, "box_nms_threshold": 0.75,
-                "newly_threshold": 0.05, "consistency_threshold": 0.05, "test_size": 720},
-    "vss": {"test_size": 720},
-    "vos": {"consistency_threshold": 0.5, "test_size": 640},
-    "davis17": {"test_size": 720},
+                "newly_threshold": 0.05, "consistency_threshold": 0.05, "test_size": 640},
+    "vss": {"test_size": 640},
+    # VOS/PVOS/BURST read no threshold (the consistency threshold is hard-coded, see
+    # VOS_CONSISTENCY_THRESHOLD); PVOS runs the VOS procedure plus the semantic help
+    "vos": {"test_size": 640},
     "refvos": {"score_threshold": 0.05, "test_size": 640},
-    "pvos": {"score_threshold": 0.25, "overlap_threshold": 0.8, "consistency_threshold": 0.5,
-                 "test_size": 720},
+    "pvos": {"test_size": 640},
 }
 
 # Per-backbone differences of the official runs (applied after TASK_DEFAULTS, keyed by the model
@@ -123,6 +126,7 @@ class InferenceConfig:
     tracker: str = "vs2p"
     test_size: int | None = None
     max_size: int = 1333
+    square_size: int = 0                  # >0: official square mode (pad to this size, long side <= it)
     prompt_points: int | None = None   # tokens per frame in the pool (None: the decoder's)
     score_threshold: float = 0.25         # APPLY_CLS_THRES
     box_nms_threshold: float = 0.85       # BOX_NMS_THRESH
@@ -139,6 +143,8 @@ class InferenceConfig:
     prompt_seed: int = 0                  # seed of that subset (the official draw is unseeded)
     self_attn_mask_type: str | None = None  # None: the decoder's ('sep'); 'sep-blocked' Swin-L PVOS
     pvos_semantic: bool = True            # VIPOSeg stuff objects helped by the semantic map
+    temporal_code: str = "arbitrary"      # 3D position: 'arbitrary' (absolute index) | 'fixed' (Swin-L VIS)
+    burst_all_frames: bool = False        # ours: BURST on every frame (official: annotated ones only)
     device: str | None = None
 
     def __post_init__(self):
@@ -148,6 +154,8 @@ class InferenceConfig:
             raise ValueError("clip_length and clip_stride must be >= 1")
         if self.num_prev_frames_memory < 1:
             raise ValueError("num_prev_frames_memory must be >= 1")
+        if self.temporal_code not in ("arbitrary", "fixed"):
+            raise ValueError(f"temporal_code must be 'arbitrary' or 'fixed', got {self.temporal_code!r}")
 
     @classmethod
     def for_benchmark(cls, task: str, name: str | None = None, base: dict | None = None,
@@ -637,6 +645,14 @@ class FeatureCache:
                    for mf, lv in self.frames.values())
 
 
+def resize_uint8(img: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
+    """uint8 (H, W[, C]) -> ``size`` (h, w) with PIL bilinear (antialiased when shrinking) or
+    nearest: detectron2 ``ResizeTransform.apply_image`` / ``apply_segmentation`` on uint8."""
+    from PIL import Image
+    interp = Image.NEAREST if nearest else Image.BILINEAR
+    return np.asarray(Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).resize((size[1], size[0]), interp))
+
+
 def clip_starts(n: int, length: int, stride: int) -> list[int]:
     """Start frames of the clips covering ``n`` frames (the last clip ends at the last frame)."""
     length = min(length, n)
@@ -701,24 +717,34 @@ class StreamingInference:
 
     # ------------------------------------------------------------------ geometry
     def _geometry(self, h: int, w: int):
-        s = self.cfg.test_size
+        """(resized, padded) sizes: detectron2 ``ResizeShortestEdge`` (short side
+        ``test_size``, long side <= ``max_size``, or <= min(max_size, square_size) in square
+        mode; sizes rounded with int(x + 0.5)), then zero padding to a multiple of the size
+        divisibility, or to ``square_size`` x ``square_size`` (``ImageList.from_tensors`` with
+        ``square_size``: LSJ_AUG.SQUARE_ENABLED, the Swin-B runs)."""
+        s, sq = self.cfg.test_size, self.cfg.square_size
         if s:
+            max_size = min(self.cfg.max_size, sq) if sq else self.cfg.max_size
             scale = s / min(h, w)
-            if max(h, w) * scale > self.cfg.max_size:
-                scale = self.cfg.max_size / max(h, w)
-            rh, rw = round(h * scale), round(w * scale)
+            nh, nw = (s, scale * w) if h < w else (scale * h, s)
+            if max(nh, nw) > max_size:
+                scale = max_size / max(nh, nw)
+                nh, nw = nh * scale, nw * scale
+            rh, rw = int(nh + 0.5), int(nw + 0.5)
         else:
             rh, rw = h, w
         d = self.size_div
+        if sq:
+            return (rh, rw), (-(-max(sq, rh) // d) * d, -(-max(sq, rw) // d) * d)
         return (rh, rw), (-(-rh // d) * d, -(-rw // d) * d)
 
     def _load(self, video: VideoInput, f: int) -> Tensor:
         if video.padded_size is not None:
             return torch.as_tensor(video.load(f), device=self.device).float()
-        img = torch.from_numpy(np.array(video.load(f), dtype=np.uint8)).to(self.device)
-        x = img.permute(2, 0, 1).float()
-        if tuple(x.shape[-2:]) != self.resized:
-            x = F.interpolate(x[None], size=self.resized, mode="bilinear", align_corners=False)[0]
+        img = np.asarray(video.load(f))
+        if tuple(img.shape[:2]) != self.resized:
+            img = resize_uint8(img, self.resized, nearest=False)
+        x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.uint8)).to(self.device).permute(2, 0, 1).float()
         x = (x - self.mean.to(x)) / self.std.to(x)
         return F.pad(x, (0, self.padded[1] - x.shape[-1], 0, self.padded[0] - x.shape[-2]))
 
@@ -727,10 +753,12 @@ class StreamingInference:
         return mf, levels
 
     def _region_to_input(self, region: np.ndarray | Tensor) -> Tensor:
-        """Original-resolution bool region -> (Hp, Wp) bool at the padded input size."""
-        r = torch.as_tensor(np.asarray(region), device=self.device).float()
+        """Original-resolution bool region -> (Hp, Wp) bool at the padded input size (PIL
+        nearest on uint8, as detectron2's ``apply_segmentation``)."""
+        r = np.asarray(region.cpu() if isinstance(region, Tensor) else region).astype(np.uint8)
         if tuple(r.shape) != self.resized:
-            r = F.interpolate(r[None, None], size=self.resized, mode="nearest")[0, 0]
+            r = resize_uint8(r, self.resized, nearest=True)
+        r = torch.from_numpy(np.ascontiguousarray(r)).to(self.device).float()
         return F.pad(r, (0, self.padded[1] - r.shape[1], 0, self.padded[0] - r.shape[0])) > 0.5
 
     def _to_input(self, logits: Tensor) -> Tensor:
@@ -752,10 +780,15 @@ class StreamingInference:
     def _tokens(self, levels: list[Tensor], frame_pos: int, frame_index: int, regions: Tensor,
                 kinds: list[str]) -> tuple[Tensor, Tensor]:
         """Prompt tokens (P, R, C) and positions of ``regions`` (P, Hp, Wp) on one frame of the clip,
-        sampled from the decoder's 1/8 level (with level embedding and 3D position)."""
-        x = levels[-1][frame_pos:frame_pos + 1]  # 1, C, h, w
+        sampled from the decoder's 1/8 level (with level embedding and the clip's 3D position)."""
+        x = levels[-1]  # T, C, h, w
+        t = x.shape[0]
+        clip_idx = torch.arange(t, device=x.device)[None] + (frame_index - frame_pos)
+        allpos = self.dec.pe_layer((x + self.dec.level_embed.weight[len(levels) - 1][None, :, None, None])[None],
+                                   clip_idx)
+        x = x[frame_pos:frame_pos + 1]
         feats = (x + self.dec.level_embed.weight[len(levels) - 1][None, :, None, None])[None]
-        pos = self.dec.pe_layer(feats, torch.tensor([[frame_index]], device=x.device))
+        pos = allpos[:, frame_pos:frame_pos + 1]
         out = self.sampler.encode(feats, pos, self.dec.pe_layer,
                                   [{"regions": regions, "kinds": kinds, "key_frame": 0,
                                     "frame_indices": [frame_index]}], 1, training=False,
@@ -840,6 +873,15 @@ class StreamingInference:
     # ------------------------------------------------------------------ main loop
     @torch.no_grad()
     def run(self, video: VideoInput, task: str) -> dict:
+        pe = self.dec.pe_layer
+        saved = pe.fixed_t
+        pe.fixed_t = self.cfg.temporal_code == "fixed"
+        try:
+            return self._run(video, task)
+        finally:
+            pe.fixed_t = saved
+
+    def _run(self, video: VideoInput, task: str) -> dict:
         cfg = self.cfg
         self.model.eval()
         if video.padded_size is not None:

@@ -140,7 +140,8 @@ class VideoMaskDecoder(nn.Module):
                  num_classes: int = 80, text_dim: int = 640,
                  self_attn_mask_type: str = "sep", prompt_layers: int = -1,
                  num_prompt_points: int = 32, num_max_frames: int = 128,
-                 shuffle_frames_in_training: bool = True, num_feature_levels: int = 3):
+                 shuffle_frames_in_training: bool = True, num_feature_levels: int = 3,
+                 temporal_code: str = "arbitrary"):
         super().__init__()
         if self_attn_mask_type not in SELF_ATTN_MASK_TYPES:
             raise ValueError(f"unknown self-attention mask type {self_attn_mask_type!r}")
@@ -150,6 +151,8 @@ class VideoMaskDecoder(nn.Module):
         self.prompt_layers = num_layers if prompt_layers < 0 else prompt_layers
         self.shuffle_frames_in_training = shuffle_frames_in_training
         self.pe_layer = PositionEmbeddingSine3D(hidden_dim // 2, num_max_frames=num_max_frames)
+        # 'fixed': the clip-relative FixedT code (POSITION_EMBEDDING_SINE3D of the Swin-L VIS YAMLs)
+        self.pe_layer.fixed_t = temporal_code == "fixed"
 
         self.transformer_self_attention_layers = nn.ModuleList()
         self.transformer_cross_attention_layers = nn.ModuleList()

@@ -31,7 +31,9 @@ from torch import Tensor
 
 VISUAL_PROMPT_KINDS = ("point", "box", "mask", "scribble")
 # token sampling inside a mask: the official random subset, or (our variant) evenly spaced cells
-SAMPLINGS = ("random", "linspace")
+# 'raster': the first R cells in raster order = the official draw with torch.randperm stubbed by
+# torch.arange (how the official-inference oracle makes its unseeded draw reproducible)
+SAMPLINGS = ("random", "linspace", "raster")
 
 
 def region_to_feature_grid(region: Tensor, size: tuple[int, int], stride: int,
@@ -66,7 +68,7 @@ def region_point(region: Tensor, size: tuple[int, int], stride: int) -> Tensor |
 
 
 def sample_cells(cells: Tensor, num_points: int, generator: torch.Generator | None = None,
-                 random: bool = True) -> Tensor:
+                 random: bool = True, raster: bool = False) -> Tensor:
     """Flat indices of ``num_points`` True cells of ``cells`` (h, w): a random subset when there
     are enough (evenly spaced when ``random`` is False), else all of them repeated cyclically.
 
@@ -79,6 +81,8 @@ def sample_cells(cells: Tensor, num_points: int, generator: torch.Generator | No
     """
     idx = torch.nonzero(cells.flatten()).reshape(-1)
     if idx.numel() >= num_points:
+        if raster:
+            return idx[:num_points]
         if random:
             perm = torch.randperm(idx.numel(), generator=generator)
             return idx[perm[:num_points].to(idx.device)]
@@ -141,7 +145,10 @@ class VisualPromptSampler:
                     toks.append(f.new_zeros(self.num_points, c))
                     pes.append(f.new_zeros(self.num_points, c))
                     continue
-                idx = sample_cells(cells, self.num_points, generator, random=self.sampling == "random")
+                if self.sampling == "raster":
+                    idx = sample_cells(cells, self.num_points, raster=True)
+                else:
+                    idx = sample_cells(cells, self.num_points, generator, random=self.sampling == "random")
                 toks.append(f.flatten(1)[:, idx].t())
                 pes.append(ps.flatten(1)[:, idx].t())
             per_video.append((torch.stack(toks) if toks else f.new_zeros(0, self.num_points, c),

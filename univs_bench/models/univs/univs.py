@@ -150,7 +150,16 @@ class UniVS(BaseModel):
         if class_embeds_path:
             from .checkpoint import load_checkpoint_file
             emb = load_checkpoint_file(class_embeds_path)
-            self.sem_seg_head.predictor.set_class_embeddings(torch.as_tensor(emb).float())
+            if isinstance(emb, dict):
+                found = [v for v in emb.values() if hasattr(v, "shape")]
+                if not found:
+                    raise ValueError(f"class_embeds_path {class_embeds_path}: no tensor in the file "
+                                     f"(keys: {sorted(map(str, emb))[:10]})")
+                emb = found[0]
+            try:
+                self.sem_seg_head.predictor.set_class_embeddings(torch.as_tensor(emb).float())
+            except ValueError as e:
+                raise ValueError(f"class_embeds_path {class_embeds_path}: {e}") from None
         if frozen_backbone:
             self.backbone.requires_grad_(False)
         if frozen_pixel_decoder:
