@@ -19,6 +19,7 @@ from univs_bench.models.univs.inference import (
     select_vis_results,
     tube_class_scores,
     tube_quality_factors,
+    video_box_nms,
     window_reweight,
 )
 from univs_bench.models.univs_zoo import UniVSTiny
@@ -73,6 +74,23 @@ def test_resample_operator_equals_bilinear_up_then_down():
         size=(8, 16), mode="bilinear", align_corners=False)[0]
     mh, mw = resample_operator(8, 32), resample_operator(16, 64)
     assert torch.allclose(torch.einsum("nhw,hH,wW->nHW", x, mh, mw), ref, atol=1e-5)
+
+
+def test_box_nms_uses_the_official_box_convention():
+    # official boxes end at the last column inside the mask: masks on columns 0-1 and 1-2 give
+    # boxes [0, 1] and [1, 2] wide 1 that touch without overlapping -> IoU 0, both kept
+    m = torch.full((2, 1, 4, 8), -1.0)
+    m[0, :, :, 0:2] = 1
+    m[1, :, :, 1:3] = 1
+    assert sorted(video_box_nms(m, torch.tensor([0.9, 0.8]), 0.3).tolist()) == [0, 1]
+    # identical one-pixel masks have zero-area boxes: IoU 0 (official quirk), both kept
+    m = torch.full((2, 1, 4, 8), -1.0)
+    m[:, :, 2, 3] = 1
+    assert sorted(video_box_nms(m, torch.tensor([0.9, 0.8]), 0.85).tolist()) == [0, 1]
+    # identical 3 x 3 masks: IoU 1, the lower-scored one dropped
+    m = torch.full((2, 1, 4, 8), -1.0)
+    m[:, :, 0:3, 0:3] = 1
+    assert video_box_nms(m, torch.tensor([0.5, 0.8]), 0.85).tolist() == [1]
 
 
 def test_panoptic_window_by_hand():
