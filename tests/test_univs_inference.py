@@ -590,3 +590,29 @@ def test_token_sampling_modes():
     g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
     a, b = sample_cells(cells, 4, g1), sample_cells(cells, 4, g2)
     assert torch.equal(a, b) and set(a.tolist()) <= {5, 6, 7, 9, 10, 11} and len(set(a.tolist())) == 4
+
+
+@pytest.mark.parametrize("b_cols", [6, 4])
+def test_vos_tracked_objects_compete_and_keep_over_a_quarter(tiny, monkeypatch, b_cols):
+    """STEP2: pixels go to the argmax of sigmoid(logit) x sim^2 x quality (ties: the lower
+    index); an object keeping <= 25 % of its own predicted area contributes nothing."""
+    dec = tiny.net.sem_seg_head.predictor
+    a_gt, b_gt = gt_square(), np.zeros((32, 32), bool)
+    b_gt[24:, 24:] = True
+    objs = [{"id": 1, "frame": 0, "region": a_gt, "kind": "mask"},
+            {"id": 2, "frame": 0, "region": b_gt, "kind": "mask"}]
+    clip0 = torch.stack([_grid(slice(0, 2), slice(0, 2)), _grid(slice(6, 8), slice(6, 8))])
+    clip1 = torch.stack([_grid(slice(None), slice(0, 4)), _grid(slice(None), slice(0, b_cols))])
+    _vos_fake(monkeypatch, dec, [clip0, clip1])
+    out = _run_vos(tiny, objs)
+
+    def cols(a, b):
+        m = np.zeros((32, 32), bool)
+        m[:, a:b] = True
+        return m
+    # 4x bilinear upsampling of +-10 grid columns: A (grid cols 0-3) is > 0 on pixel columns
+    # 0-15 but only equals +10 (sigmoid ~ 1) on 0-13, where a tie with B goes to A
+    if b_cols == 6:   # B > 0 on columns 0-23, wins 14-23 (sigmoid(10) > sigmoid(7.5)): 10/24 kept
+        assert np.array_equal(out[1][2], cols(0, 14)) and np.array_equal(out[2][2], cols(14, 24))
+    else:             # B = A: A wins every tie, B keeps 0 % and is dropped
+        assert np.array_equal(out[1][2], cols(0, 16)) and 2 not in out[2]
