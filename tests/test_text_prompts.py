@@ -265,3 +265,15 @@ def test_tiny_text_encoder_trains_on_grounding_clips():
     used = build_tokenizer()(sample["expressions"]).unique()
     assert grad is not None and grad[used].abs().sum() > 0
     assert grad[1000].abs().sum() == 0                     # an id no expression uses
+
+
+def test_frozen_encoder_features_are_cached_per_cleaned_expression(small_text, monkeypatch):
+    small_text.text_encoder.requires_grad_(False)
+    small_text._cache.clear()
+    calls = []
+    real = small_text._features
+    monkeypatch.setattr(small_text, "_features", lambda *a: calls.append(1) or real(*a))
+    w1, s1 = small_text.encode(["The red circle.", "the red circle", "a square"])
+    assert len(calls) == 2                       # "The red circle." cleans to "the red circle"
+    w2, s2 = small_text.encode(["a square"])
+    assert len(calls) == 2 and torch.equal(s2[0], s1[2]) and torch.equal(w1[0], w1[1])

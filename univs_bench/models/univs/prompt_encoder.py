@@ -336,7 +336,7 @@ class TextPromptEncoder:
 
     The encoder is causal, so a token's feature depends only on the tokens before it: every
     template but the first is run only up to its longest EOT position (same numbers, a fraction
-    of the work).
+    of the work). A frozen encoder's features are cached per cleaned expression.
     """
 
     def __init__(self, text_encoder, tokenizer, templates: tuple[str, ...] | None = None,
@@ -345,6 +345,7 @@ class TextPromptEncoder:
         self.text_encoder, self.tokenizer = text_encoder, tokenizer
         self.templates = tuple(templates) if templates else PROMPT_TEMPLATES
         self.clean = clean
+        self._cache: dict = {}
 
     def _features(self, texts: list[str], device, need_words: bool):
         tokens = self.tokenizer(texts).to(device)
@@ -374,12 +375,20 @@ class TextPromptEncoder:
     def encode(self, expressions: list[str], device=None):
         from .text_encoder import clean_expression
         device = self._device(device)
+        frozen = not any(p.requires_grad for p in self.text_encoder.parameters())
         words, sentences = [], []
         for exp in expressions:
             exp = clean_expression(exp) if self.clean else exp
-            w, eots = self._features([tpl.replace("{}", exp) for tpl in self.templates], device, True)
-            words.append(w)
-            sentences.append(eots.mean(0))
+            hit = self._cache.get(exp) if frozen else None
+            if hit is None:
+                w, eots = self._features([tpl.replace("{}", exp) for tpl in self.templates], device, True)
+                hit = (w, eots.mean(0))
+                if frozen:  # a frozen encoder's features of a text never change
+                    if len(self._cache) >= 4096:
+                        self._cache.clear()
+                    self._cache[exp] = (hit[0].detach(), hit[1].detach())
+            words.append(hit[0].to(device))
+            sentences.append(hit[1].to(device))
         return torch.stack(words), torch.stack(sentences)
 
     @torch.no_grad()
