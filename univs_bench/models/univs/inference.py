@@ -1516,14 +1516,14 @@ class StreamingInference:
             new = frames[-1] - state.ref_slots_end
             if new > 0:
                 slots = torch.cat([slots, slots[:, -new:].mean(1, keepdim=True).expand(-1, new, -1)], 1)
-            memory = max(self.cfg.num_prev_frames_memory, t)
+            memory = max(self.cfg.num_prev_frames_memory, self.cfg.clip_length)  # official: config T
             sim = consistency_similarity(slots[:, -memory:], cur)
             ok = (sim > VOS_CONSISTENCY_THRESHOLD).tolist()
             last = slots[:, -t:]
             nonblank = (last != 0).any(-1, keepdim=True).float()
             add = torch.where(torch.tensor(ok, device=cur.device)[:, None, None], cur, torch.zeros_like(cur))
             slots = torch.cat([slots[:, :-t], (last + add) / (nonblank + 1.0)], 1)
-        keep = max(self.cfg.num_prev_frames_memory, t)
+        keep = max(self.cfg.num_prev_frames_memory, self.cfg.clip_length, t)
         state.ref_slots, state.ref_slots_end = slots[:, -keep:], frames[-1]
         for i, e in enumerate(exps):
             tgt = state.by_obj[e["prompt_id"]]
