@@ -18,13 +18,10 @@ from tools.oracle import compare, fill
 
 SETUPS = compare.setups()
 # Measured with the code of this branch (python -m tools.oracle.compare); see NOTES/oracle.md.
+# Branch text (infvos + infent + text merged): vos, vis, vss, burst agree (min IoU 1.0, 0.9977, 1.0, 0.9999).
 XFAIL = {
-    "vos": "official VOS procedure not reproduced yet: object IoU 0.695 / 0.154",
     "pvos": "official PVOS procedure not reproduced yet: min object IoU 0.143 (6 objects)",
-    "vss": "official VSS procedure not reproduced yet: 30/30 classes, min class IoU 0.75",
     "vps": "official VPS procedure not reproduced yet: 12 official segments, 8 missing, min IoU 0.40",
-    "burst": "official BURST procedure not reproduced yet (annotated frames only, VOS path): track IoU 0.317 / 0.167",
-    "vis": "official VIS procedure not reproduced yet: tube IoU 0.973, score diff 0.0129",
 }
 
 
