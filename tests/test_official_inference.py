@@ -18,7 +18,8 @@ from tools.oracle import compare, fill
 
 SETUPS = compare.setups()
 # Measured with the code of this branch (python -m tools.oracle.compare); see NOTES/oracle.md.
-# Branch text (infvos + infent + text merged): vos, vis, vss, burst agree (min IoU 1.0, 0.9977, 1.0, 0.9999).
+# Branch text (infvos + infent + text merged): vos, vis, vss, burst, refvos agree (min IoU 1.0, 0.9977, 1.0,
+# 0.9999, 1.0; refvos with our_cfg_options text_encoder={text_encoder}, the filled RegionCLIP file).
 XFAIL = {
     "pvos": "official PVOS procedure not reproduced yet: min object IoU 0.143 (6 objects)",
     "vps": "official VPS procedure not reproduced yet: 12 official segments, 8 missing, min IoU 0.40",
@@ -31,7 +32,7 @@ def work(tmp_path_factory):
 
 
 def test_fixtures_present():
-    assert {"vos", "vis"} <= set(SETUPS)
+    assert {"vos", "vis", "pvos", "vps", "vss", "burst", "refvos"} <= set(SETUPS)
 
 
 @pytest.mark.parametrize("name", SETUPS)

@@ -61,8 +61,15 @@ def predict(name: str, work: Path, model=None) -> Path:
     setup = load_setup(name)
     bench = BENCHMARKS[setup["benchmark"]]
     ckpt, cls = write_weights(work)
-    cfg = {"checkpoint": str(ckpt), "class_embeds": str(cls), "device": "cpu",
-           **parse_options(setup["our_cfg_options"])}
+    opts = list(setup["our_cfg_options"])
+    if any("{text_encoder}" in o for o in opts):
+        # the filled RegionCLIP language encoder in the official file format (fill.save_text_encoder)
+        from tools.oracle import fill
+        te = work / "regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth"
+        if not te.exists():
+            fill.save_text_encoder(te)
+        opts = [o.replace("{text_encoder}", str(te)) for o in opts]
+    cfg = {"checkpoint": str(ckpt), "class_embeds": str(cls), "device": "cpu", **parse_options(opts)}
     runner = Runner("univs_r50", work_dir=str(work / name), data_root=str(FIXTURES / name / "inputs"),
                     model_cfg=cfg, progress=False)
     spec = bench_data(bench.name)
@@ -265,6 +272,8 @@ def compare(name: str, ours_root: Path) -> dict:
         return compare_panoptic(off, ours_root)
     if bench == "burst":
         return compare_burst(off, ours_root)
+    if setup.get("our_subdir"):
+        ours_root = ours_root / setup["our_subdir"]
     return compare_label_pngs(off, ours_root)
 
 
