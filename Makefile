@@ -15,6 +15,9 @@ $(VENV)/.installed: setup.py
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
 	$(BIN)/pip install -q -e ".[dev]"
+	# CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) ships in this wheel; its deps
+	# (torchvision, timm) are not wanted: the package is never imported, only the file is read
+	$(BIN)/pip install -q --no-deps open_clip_torch==3.3.0
 	touch $@
 
 demo: setup

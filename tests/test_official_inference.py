@@ -18,14 +18,11 @@ from tools.oracle import compare, fill
 
 SETUPS = compare.setups()
 # Measured with the code of this branch (python -m tools.oracle.compare); see NOTES/oracle.md.
+# Branch text (infvos + infent + text merged): vos, vis, vss, burst, refvos agree (min IoU 1.0, 0.9977, 1.0,
+# 0.9999, 1.0; refvos with our_cfg_options text_encoder={text_encoder}, the filled RegionCLIP file).
 XFAIL = {
-    "vos": "official VOS procedure not reproduced yet: object IoU 0.695 / 0.154",
     "pvos": "official PVOS procedure not reproduced yet: min object IoU 0.143 (6 objects)",
-    "vss": "official VSS procedure not reproduced yet: 30/30 classes, min class IoU 0.75",
     "vps": "official VPS procedure not reproduced yet: 12 official segments, 8 missing, min IoU 0.40",
-    "burst": "official BURST procedure not reproduced yet (annotated frames only, VOS path): track IoU 0.317 / 0.167",
-    "refvos": "no RegionCLIP text encoder on our side yet (hashed words): object IoU 0.031 0.0 0.0 0.164, 1 missing",
-    "vis": "official VIS procedure not reproduced yet: 80/80 results paired, min tube IoU 0.839, score diff 0.536",
 }
 
 

@@ -445,6 +445,9 @@ class Runner:
         from .io.lock import work_dir_lock
         rank, _ = dist_info()
         lock = work_dir_lock(self.work_dir, wait=self.wait, log=self.log) if rank == 0 else contextlib.nullcontext()
+        check = getattr(self.model, "check_benchmarks", None)
+        if check is not None:  # a model that cannot answer a benchmark says so before any work
+            check(benchmarks)
         out: dict[str, dict] = {}
         with lock:
             if rank == 0:

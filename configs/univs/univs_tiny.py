@@ -14,3 +14,8 @@ model.mask_decoder = dict(hidden_dim=32, num_queries=10, nheads=4, dim_feedforwa
                           num_layers=2, mask_dim=32, num_classes=8, text_dim=48,
                           self_attn_mask_type='sep', num_prompt_points=4, num_max_frames=128,
                           shuffle_frames_in_training=True)
+# A small trainable text encoder with CLIP's interface and tokenizer (the real BPE vocabulary);
+# trained with the model (its weights are saved in the checkpoint). One template, "{}.", in
+# training and at test time (the 81 official templates are for the frozen CLIP encoder).
+model.text_encoder = dict(embed_dim=48, width=48, layers=2, heads=4,  # noqa: F405
+                          trainable=True, templates=('{}.',))

@@ -12,7 +12,8 @@
 # DAVIS/MOSE/YouTube-VOS train without a class loss (has_class=False, as UniVS for YouTube-VOS and
 # MOSE); BURST and VIPOSeg keep theirs, so that tracked objects are classified too (a BURST
 # track needs a category and exemplar prompts as converted carry none).
-# RefVOS is not trained: the tiny model has no text encoder.
+# RefVOS (refytvos, refdavis17): grounding clips with the expressions of the objects in the
+# clip, read by the tiny trainable text encoder of univs_tiny.py (no class loss, as UniVS).
 #
 # The demo runs it through `ensure_tiny_checkpoint(work_dir)` (writes the suite, converts the
 # train splits into <work_dir>/univs_tiny_train/data/ and points `ann_root` there). By hand:
@@ -62,6 +63,8 @@ demo_datasets = [
     ('ytvos18', dict(has_class=False), 0.05),
     ('burst', dict(category_map=tiny_category_maps['burst']), 0.05),
     ('viposeg', dict(category_map=tiny_category_maps['viposeg']), 0.08),
+    ('refytvos', dict(has_class=False), 0.12),
+    ('refdavis17', dict(has_class=False), 0.08),
 ]
 train_dataloader = dict(
     batch_size=1,

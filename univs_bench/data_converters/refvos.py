@@ -210,7 +210,9 @@ class RefDAVISWriter(BaseWriter):
 
     @staticmethod
     def anno_sets(pred) -> dict[int, list[tuple[int, Track]]]:
-        """Anno set k -> its (object id, track) pairs in painting order (ascending score)."""
+        """Anno set k -> its (object id, track) pairs in painting order: ascending score, and among
+        equal scores the earlier expression last, so that it wins overlaps (as the official UniVS
+        writer, ``argmax`` over binary masks, gives each pixel to the lowest expression index)."""
         v = pred.video
         per_set: dict[int, list] = {k: [] for k in range(len(REF_DAVIS_FILES))}
         for t in pred.tracks:
@@ -221,8 +223,8 @@ class RefDAVISWriter(BaseWriter):
             if k not in per_set:
                 raise InputError(f"video {v.id!r}: track {t.id} prompt_id {t.prompt_id!r} names anno set {k} "
                                  f"(0..{len(REF_DAVIS_FILES) - 1})")
-            per_set[k].append((t.score if t.score is not None else 1.0, obj, t))
-        return {k: [(obj, t) for _, obj, t in sorted(tracks, key=lambda x: x[0])] for k, tracks in per_set.items()}
+            per_set[k].append((t.score if t.score is not None else 1.0, -len(per_set[k]), obj, t))
+        return {k: [(obj, t) for _, _, obj, t in sorted(tracks, key=lambda x: x[:2])] for k, tracks in per_set.items()}
 
     @staticmethod
     def render_frame(pred, tracks, f: int, resolver: MaskResolver) -> np.ndarray:

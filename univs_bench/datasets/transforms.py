@@ -145,8 +145,14 @@ def pad_clip(results: dict, ph: int, pw: int, pad_value: float = 0) -> dict:
     return out
 
 
+def swap_left_right(text: str) -> str:
+    """'left' <-> 'right' in an expression of a mirrored clip (UniVS ``transform_expressions``,
+    which swaps the substrings, so 'leftmost' becomes 'rightmost' too)."""
+    return text.replace("left", "@").replace("right", "left").replace("@", "right")
+
+
 def hflip_clip(results: dict) -> dict:
-    """Mirror every frame, mask and prompt left-right."""
+    """Mirror every frame, mask and prompt left-right (expressions swap 'left' and 'right')."""
     h, w = _shape(results)
 
     def box_fn(b):
@@ -163,6 +169,8 @@ def hflip_clip(results: dict) -> dict:
     for p in out.get("prompts", []):
         if p.get("mask") is not None:
             p["mask"] = np.ascontiguousarray(p["mask"])
+        if p.get("kind") == "text" and p.get("text"):
+            p["text"] = swap_left_right(p["text"])
     out["flip"] = not out.get("flip", False)
     out["flip_direction"] = "horizontal" if out["flip"] else None
     return out
@@ -184,8 +192,8 @@ def shortest_edge_size(h: int, w: int, short: int, max_size: int) -> tuple[int, 
 class ClipRandomFlip:
     """Flip the whole clip horizontally with probability ``prob`` (one draw per clip).
 
-    Masks, prompt masks, boxes and points are flipped with the frames (UniVS
-    ``RANDOM_FLIP: flip_by_clip``).
+    Masks, prompt masks, boxes and points are flipped with the frames, and expressions swap
+    'left' and 'right' (UniVS ``RANDOM_FLIP: flip_by_clip``, ``transform_expressions``).
 
     Example::
 

@@ -28,6 +28,8 @@ from typing import ClassVar
 import torch
 
 OFFICIAL_PREFIXES = ("backbone.", "sem_seg_head.")
+# Ours only: univs_tiny's trainable text encoder (the official encoder is frozen, outside the model).
+OWN_PREFIXES = ("text_encoder.",)
 EMA_PREFIXES = {"backbone_t.": "backbone.", "sem_seg_head_t.": "sem_seg_head."}
 RENAMES = (("static_query", "query_feat"),)
 
@@ -152,7 +154,7 @@ def convert_official_state_dict(checkpoint: dict, use_ema: bool = True):
         sd = {**teacher, **rest}
     out = OrderedDict()
     for k, v in sd.items():
-        if not k.startswith(OFFICIAL_PREFIXES):
+        if not k.startswith(OFFICIAL_PREFIXES + OWN_PREFIXES):
             report["dropped"].append(k)
             continue
         new = k
@@ -189,7 +191,7 @@ def load_official_checkpoint(model, checkpoint, use_ema: bool = True, strict: bo
     if not isinstance(checkpoint, dict):
         checkpoint = load_checkpoint_file(checkpoint)
     sd, report = convert_official_state_dict(checkpoint, use_ema=use_ema)
-    own = {k for k in model.state_dict() if k.startswith(OFFICIAL_PREFIXES)}
+    own = {k for k in model.state_dict() if k.startswith(OFFICIAL_PREFIXES + OWN_PREFIXES)}
     report["missing"] = sorted(own - set(sd))
     report["unexpected"] = sorted(set(sd) - own)
     if strict and (report["missing"] or report["unexpected"]):

@@ -54,6 +54,11 @@ REID_KEYS = ("loss_reid", "loss_reid_aux", "loss_reid_l2p", "loss_reid_l2p_aux",
              "loss_reid_interclip", "loss_reid_interclip_aux")
 
 
+def _category_text(t: dict) -> bool:
+    """Text prompts that name a category (detection), not an expression (grounding)."""
+    return t.get("prompt_type", "visual") == "text" and t.get("task", "detection") == "detection"
+
+
 # ----------------------------------------------------------------------------- elementwise
 def sigmoid_focal_loss(inputs: torch.Tensor, targets: torch.Tensor, alpha: float = 0.5,
                        gamma: float = 2.0) -> torch.Tensor:
@@ -317,7 +322,7 @@ class UniVSCriterion(nn.Module):
         if "prompt_target" in t:
             t["prompt_target"] = torch.as_tensor(t["prompt_target"], dtype=torch.int64,
                                                  device=masks.device)
-        if t.get("prompt_type", "visual") == "text" and "sem_masks" not in t:
+        if _category_text(t) and "sem_masks" not in t:
             sem_labels = t["labels"].unique()
             same = (sem_labels[:, None] == t["labels"][None]).float()
             t["sem_labels"] = sem_labels
@@ -487,7 +492,8 @@ class UniVSCriterion(nn.Module):
         pred = out["pred_masks"]
         device = pred.device
         num_p = pred.shape[1]
-        text = [t.get("prompt_type", "visual") == "text" for t in targets]
+        # category names prompt a class (its union mask); an expression prompts one object
+        text = [_category_text(t) for t in targets]
         src_gt = ["sem_masks" if tx else "masks" for tx in text]
         src_lab = ["sem_labels" if tx else "labels" for tx in text]
         pts = [t["prompt_target"] for t in targets] if num_p else \

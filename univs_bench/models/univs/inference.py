@@ -3,41 +3,48 @@
 A video is read one clip at a time (``clip_length`` frames, ``clip_stride`` apart; frames are
 loaded lazily and their backbone/pixel-decoder features cached only while a clip still needs
 them). Each target (an entity detected by the learnable queries, or a VOS/PVOS/BURST object
-from its prompt) owns a memory pool of prompt tokens (its first frame and its last ``k``
-frames, :class:`~univs_bench.models.univs.prompt_encoder.PromptMemoryPool`); in the next
-clip the pool's tokens are the keys of ProCA and their mean is the target's prompt query, so
-the model's own masks of earlier frames are the visual prompts of later frames (VS2P). A
-frame's output is final once no later clip covers it; inference memory is therefore bounded by
-the pools, the clip and the number of targets, never by the video length.
+from its prompt) owns a row of the video's prompt slot buffer
+(:class:`~univs_bench.models.univs.prompt_encoder.PromptSlotBuffer`, the official per-frame
+memory pool): every clip re-samples the slots of its first T - 1 frames from the targets'
+current masks, the prompt query of frame t is the mean of slot t's tokens, and the ProCA keys
+are the first-appearance slot plus the last max(k, T) slots, so the model's own masks of
+earlier frames are the visual prompts of later frames (VS2P). Only slots that can still be
+read are kept, so inference memory is bounded by the clip and the number of targets, never by
+the video length.
 
 Facts from the official code (MinghanLi/UniVS at 7415d31, ``univs/inference/
 inference_video_entity.py``, ``inference_video_vos.py``, ``comm.py``, ``configs/univs_inf``):
 
-* category-specified tasks: learnable-query score = sigmoid class prob x mask quality
-  (fraction of pixels with logit > 1 among those > -1); stability filter on the quality; box
-  NMS (max IoU over the clip's frames); first clip keeps scores > max(cls threshold, 0.1).
-* a prompt-query prediction is kept when the cosine similarity of its clip embeddings with
-  the target's stored embeddings (temporally weighted, exp(5 t / n)) exceeds the consistency
-  threshold (halved while the first clip's frames are processed); for VIS the target must
-  also keep more than ``entity_overlap_threshold`` (0.5) of its mask after per-pixel
-  competition.
-* new entities: bi-softmax of stored (last 3) and current learnable embeddings,
-  ``(softmax over predictions + softmax over targets) / 2`` averaged over frame pairs, values
-  below the new-object threshold zeroed, Hungarian on 1 - sim; matches above the threshold
-  update the target's class scores (running half average) and embedding, above twice the
-  threshold also its masks; unmatched queries above the class threshold whose masks overlap
-  no stored target (IoU < 0.5 in every frame) become new targets.
-* VSS uses non-overlapping clips (stride = clip length) and the learnable queries only:
-  semantic map = argmax over classes of sum_q score_q,c x sigmoid(mask_q).
-* VPS: panoptic per frame from the targets: prob = score x mask logit, argmax; stuff targets
-  not yet seen as things get score x 0.75; thing segments need ``overlap_threshold`` (0.6) of
-  their mask (half of it once the thing has been output); stuff of one class is one segment.
-* VIS output: one tube per target and class, score = class score averaged over the video x
-  mask quality, classes above 0.1 x 0.05 kept, then the top max(1.5 x #above 0.05, top-k).
-* thresholds (``TASK_DEFAULTS``): YTVIS cls 0.25, OVIS 0.2, VPS cls 0.15 / overlap 0.6 /
-  NMS 0.75 / new 0.05 / consistency 0.05, VSS 0.05, VOS consistency 0.5, RefVOS 0.05 with
-  'sep-blocked' self-attention, PVOS 0.25; test short side 640 (VIS, VOS, RefVOS) or 720
-  (VPS, VSS, PVOS, DAVIS).
+* category-specified tasks (VIS, VPS; ``InferenceVideoEntity``): learnable-query score =
+  sigmoid class prob x mask quality (fraction of pixels with logit > 1 among those > -1).
+  VIS: stability filter on the quality, top-k (DETECTIONS_PER_IMAGE), box NMS (max IoU over the
+  clip's frames) in every clip. VPS: in the first clip only the top 100 split into things (70,
+  box NMS) and stuff (30, first-frame mask IoU < 0.6); later clips take all queries. The first
+  clip (only it, a kept quirk) creates entities above max(cls threshold, 0.1) (VIS) / the cls
+  threshold (VPS).
+* a prompt-query prediction is kept when the cosine similarity of its clip embeddings with the
+  entity's last max(k, 3) embedding slots (temporally weighted, exp(5 t / n)) exceeds the
+  consistency threshold (halved while the clip starts before frame T); for VIS the entity must
+  also keep more than ``entity_overlap_threshold`` (0.5) of its mask after per-pixel competition
+  (score = mean class slots x similarity x quality, at the input size).
+* later clips: bi-softmax of the entities' last 3 embedding slots and the queries,
+  ``(softmax over queries + softmax over entities) / 2`` averaged over frame pairs, values below
+  the new-object threshold zeroed, Hungarian on 1 - sim; a match above the threshold updates the
+  class slot (half average) and embedding slot; its masks are added above twice the threshold
+  (VIS) or above it (VPS). Unmatched queries (VIS: not matched above twice the threshold) above
+  the cls threshold (x 2 for VPS) whose masks overlap no stored entity (IoU < 0.5 in every frame)
+  become entities. No cap on the number of entities.
+* output windows (:func:`output_windows`): every 10 frames (T = 5) and at the end. VIS tube =
+  per-window class means, reweighted and averaged (:func:`tube_class_scores`) x summed mask
+  qualities / (floor(largest sum) + 1); results per class as :func:`select_vis_results`. VPS:
+  :func:`panoptic_window` on the window's summed logits.
+* VSS: non-overlapping clips (stride = clip length, the last one truncated), learnable queries
+  only: label = argmax over classes of sum_q score_q,c x sigmoid(mask_q), quality at the output
+  size.
+* thresholds per benchmark (:data:`TASK_DEFAULTS`) and backbone (:data:`BACKBONE_DEFAULTS`); VOS/PVOS
+  consistency 0.5 hard-coded; test short side 640 in every official stage-3 script (per-backbone
+  geometry, k, R: ``univs_zoo.official_test_settings``).
+* VOS/PVOS/BURST: :meth:`StreamingInference._clip_vos` (``inference_video_vos.py``).
 
 Ablation switches (paper Table 3): ``prompt_as_queries`` (off: the pool tokens are extra
 keys of the masked cross-attention and targets are read out of the learnable queries by
@@ -47,6 +54,7 @@ matching of learnable-query embeddings by cosine similarity, MinVIS-style).
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -56,26 +64,49 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .prompt_encoder import PromptMemoryPool, VisualPromptSampler, mean_of_nonblank
+from .prompt_encoder import PromptSlotBuffer, VisualPromptSampler
 
 TRACKERS = ("vs2p", "similarity")
+# VOS/PVOS/BURST: consistency threshold of a tracked object's prediction, hard-coded
+# (``inference_video_vos.py`` ``sim_threshold = 0.5``; the YAML's TEMPORAL_CONSISTENCY_THRESHOLD
+# is not read there)
+VOS_CONSISTENCY_THRESHOLD = 0.5
 
-# Per-benchmark defaults from the official inference configs (configs/univs_inf/vids/*).
+# Per-task and per-benchmark values of the official stage-3 runs (tools/test/test_*_stage3.sh, which
+# pick configs/univs_inf/vids/{vis,vps,vss}/univs_*_c1+univs_entity.yaml; YAML inheritance resolved):
+# VIS (vis/univs_R50_yt21_c1+univs_entity.yaml <- univs_R50_yt21_c1+univs.yaml): APPLY_CLS_THRES 0.25,
+# STABILITY_SCORE_THRESH 0.25 (overrides vis/Base.yaml's 0.5), DETECTIONS_PER_IMAGE 35, BOX_NMS_THRESH
+# 0.85, DETECT_NEWLY_OBJECT_THRESHOLD 0.1, TEMPORAL_CONSISTENCY_THRESHOLD 0.25; OVIS
+# (univs_R50_ovis_c1+univs_entity.yaml): APPLY_CLS_THRES 0.2, DETECTIONS_PER_IMAGE 50. YTVIS19 has no
+# official script or inference YAML: it takes the YTVIS21 entity YAML's values.
+# VPS (vps/Base.yaml): APPLY_CLS_THRES 0.15, OVERLAP_THRESHOLD 0.6, BOX_NMS_THRESH 0.75,
+# DETECT_NEWLY_OBJECT_THRESHOLD 0.05, TEMPORAL_CONSISTENCY_THRESHOLD 0.05 (its STABILITY_SCORE_THRESH and
+# DETECTIONS_PER_IMAGE are never read by the VPS path: top 100 / things 70 / stuff 30 are hard-coded).
+# VSS: learnable queries only, no threshold is read.
 TASK_DEFAULTS: dict[str, dict] = {
     "vis": {"score_threshold": 0.25, "box_nms_threshold": 0.85, "newly_threshold": 0.1,
-                "consistency_threshold": 0.25, "stability_threshold": 0.5, "topk": 50, "test_size": 640},
+                "consistency_threshold": 0.25, "stability_threshold": 0.25, "topk": 35, "test_size": 640},
     "ytvis19": {"score_threshold": 0.25, "topk": 35},
     "ytvis21": {"score_threshold": 0.25, "topk": 35},
     "ovis": {"score_threshold": 0.2, "topk": 50},
     "vps": {"score_threshold": 0.15, "overlap_threshold": 0.6, "box_nms_threshold": 0.75,
-                "newly_threshold": 0.05, "consistency_threshold": 0.05, "stability_threshold": 0.25,
-                "topk": 100, "test_size": 720},
-    "vss": {"score_threshold": 0.05, "test_size": 720},
-    "vos": {"consistency_threshold": 0.5, "test_size": 640},
-    "davis17": {"test_size": 720},
+                "newly_threshold": 0.05, "consistency_threshold": 0.05, "test_size": 640},
+    "vss": {"test_size": 640},
+    # VOS/PVOS/BURST read no threshold (the consistency threshold is hard-coded, see
+    # VOS_CONSISTENCY_THRESHOLD); PVOS runs the VOS procedure plus the semantic help
+    "vos": {"test_size": 640},
     "refvos": {"score_threshold": 0.05, "test_size": 640},
-    "pvos": {"score_threshold": 0.25, "overlap_threshold": 0.8, "consistency_threshold": 0.5,
-                 "test_size": 720},
+    "pvos": {"test_size": 640},
+}
+
+# Per-backbone differences of the official runs (applied after TASK_DEFAULTS, keyed by the model
+# variant, then by task or benchmark): every Swin VIS entity YAML sets DETECTIONS_PER_IMAGE 50
+# (vis/univs_swin{t,b,l}_yt21_c1+univs_entity.yaml); the Swin-T and Swin-L OVIS YAMLs inherit their
+# YTVIS21 entity YAML, hence APPLY_CLS_THRES 0.25 (Swin-B's inherits R50 OVIS: 0.2).
+BACKBONE_DEFAULTS: dict[str, dict[str, dict]] = {
+    "swint": {"vis": {"topk": 50}, "ovis": {"score_threshold": 0.25}},
+    "swinb": {"vis": {"topk": 50}},
+    "swinl": {"vis": {"topk": 50}, "ovis": {"score_threshold": 0.25}},
 }
 
 
@@ -95,18 +126,25 @@ class InferenceConfig:
     tracker: str = "vs2p"
     test_size: int | None = None
     max_size: int = 1333
+    square_size: int = 0                  # >0: official square mode (pad to this size, long side <= it)
     prompt_points: int | None = None   # tokens per frame in the pool (None: the decoder's)
     score_threshold: float = 0.25         # APPLY_CLS_THRES
     box_nms_threshold: float = 0.85       # BOX_NMS_THRESH
     newly_threshold: float = 0.1          # DETECT_NEWLY_OBJECT_THRESHOLD
     consistency_threshold: float = 0.25   # TEMPORAL_CONSISTENCY_THRESHOLD
-    stability_threshold: float = 0.5     # STABILITY_SCORE_THRESH
+    stability_threshold: float = 0.25    # STABILITY_SCORE_THRESH (VIS only)
     entity_overlap_threshold: float = 0.5  # OVERLAP_THRESHOLD_ENTITY (VIS)
     overlap_threshold: float = 0.6        # OVERLAP_THRESHOLD (VPS panoptic)
     new_object_iou: float = 0.5
     similarity_threshold: float = 0.5     # cosine, 'similarity' tracker / prompts-as-keys
-    topk: int = 50                        # DETECTIONS_PER_IMAGE
-    max_entities: int = 100
+    topk: int = 35                        # DETECTIONS_PER_IMAGE (VIS: per clip and per video)
+    max_entities: int | None = None       # our option: cap on targets per video (official: none)
+    prompt_sampling: str = "random"       # tokens in a mask: official random subset | 'linspace' (ours)
+    prompt_seed: int = 0                  # seed of that subset (the official draw is unseeded)
+    self_attn_mask_type: str | None = None  # None: the decoder's ('sep'); 'sep-blocked' Swin-L PVOS
+    pvos_semantic: bool = True            # VIPOSeg stuff objects helped by the semantic map
+    temporal_code: str = "arbitrary"      # 3D position: 'arbitrary' (absolute index) | 'fixed' (Swin-L VIS)
+    burst_all_frames: bool = False        # ours: BURST on every frame (official: annotated ones only)
     device: str | None = None
 
     def __post_init__(self):
@@ -116,15 +154,22 @@ class InferenceConfig:
             raise ValueError("clip_length and clip_stride must be >= 1")
         if self.num_prev_frames_memory < 1:
             raise ValueError("num_prev_frames_memory must be >= 1")
+        if self.temporal_code not in ("arbitrary", "fixed"):
+            raise ValueError(f"temporal_code must be 'arbitrary' or 'fixed', got {self.temporal_code!r}")
 
     @classmethod
     def for_benchmark(cls, task: str, name: str | None = None, base: dict | None = None,
-                      overrides: dict | None = None) -> InferenceConfig:
-        """Defaults, then the task's and benchmark's official values, then ``overrides``."""
+                      overrides: dict | None = None, backbone: str | None = None) -> InferenceConfig:
+        """Defaults, then the task's and benchmark's official values, then the backbone's
+        (:data:`BACKBONE_DEFAULTS`), then ``overrides``."""
         d = dict(base or {})
         d.update(TASK_DEFAULTS.get(task, {}))
         if name:
             d.update(TASK_DEFAULTS.get(name, {}))
+        per_backbone = BACKBONE_DEFAULTS.get(backbone or "", {})
+        d.update(per_backbone.get(task, {}))
+        if name:
+            d.update(per_backbone.get(name, {}))
         d.update(overrides or {})
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
@@ -168,13 +213,23 @@ def box_iou(a: Tensor, b: Tensor) -> Tensor:
 
 def video_box_nms(masks: Tensor, scores: Tensor, threshold: float) -> Tensor:
     """Indices (by decreasing score) kept by box NMS on (N, T, H, W) mask logits: a mask is
-    dropped when its box IoU with a higher-scored one, maxed over frames, reaches ``threshold``."""
+    dropped when its box IoU with a higher-scored one, maxed over frames, reaches ``threshold``.
+
+    Boxes as the official ``convert_mask_to_box`` (x2, y2 = the last row/column inside the mask,
+    so a one-pixel-wide box has zero area; empty masks -> zeros) normalised by the mask size, IoU
+    as ``video_box_iou`` (union clamped at 1e-3)."""
     order = scores.argsort(descending=True)
     if order.numel() <= 1:
         return order
+    h, w = masks.shape[-2:]
     boxes = masks_to_boxes(masks[order] > 0)  # N, T, 4
-    _n, t = boxes.shape[:2]
-    iou = torch.stack([box_iou(boxes[:, i], boxes[:, i]) for i in range(t)], -1).amax(-1)
+    boxes = torch.where(boxes.any(-1, keepdim=True), boxes - boxes.new_tensor([0, 0, 1, 1]), boxes)
+    boxes = boxes / boxes.new_tensor([w, h, w, h])
+    area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])   # N, T
+    lt = torch.max(boxes[:, None, :, :2], boxes[None, :, :, :2])
+    rb = torch.min(boxes[:, None, :, 2:], boxes[None, :, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)                                    # N, N, T
+    iou = (inter / (area[:, None] + area[None] - inter).clamp(min=1e-3)).amax(-1)
     max_prev = torch.triu(iou, diagonal=1).amax(0)
     return order[max_prev < threshold]
 
@@ -250,6 +305,153 @@ def mask_iou_per_frame(a: Tensor, b: Tensor) -> Tensor:
     return (inter / union.clamp(min=1)).amax(-1)
 
 
+# ---------------------------------------------------------------------- official output procedure
+NUM_FRAMES_WINDOW = 5   # MODEL.BoxVIS.TEST.NUM_FRAMES_WINDOW (univs/config.py default, never overridden)
+
+
+def output_window_size(clip_length: int) -> int:
+    """Frames per output window of the official entity inference (``InferenceVideoEntity.
+    num_frames_window_output``): (ceil(max(NUM_FRAMES_WINDOW, T) / 5) + 1) x 5, i.e. 10 for T = 5."""
+    return (math.ceil(max(NUM_FRAMES_WINDOW, clip_length) / 5) + 1) * 5
+
+
+def output_windows(starts: list[int], n: int, clip_length: int, memory: int) -> dict[int, tuple[int, int]]:
+    """The official VIS/VPS save schedule (``inference_video``, step 3): {clip start: (first frame,
+    end frame)} of the window written after that clip. A window of ``output_window_size`` frames is
+    written after clip ``i`` when ``i > k`` and ``i % size == k`` (k = ``memory``, the
+    NUM_PREV_FRAMES_MEMORY); the last clip writes every frame not yet written."""
+    size = output_window_size(clip_length)
+    out, first = {}, 0
+    for j, s in enumerate(starts):
+        if j == len(starts) - 1:
+            out[s] = (first, n)
+        elif s > memory and s % size == memory:
+            out[s] = (first, first + size)
+            first += size
+    return out
+
+
+def window_reweight(scores: Tensor) -> Tensor:
+    """Official ``calculate_mask_temporal_consistency_scores`` on (W, K) per-window class scores:
+    a non-blank window keeps its scores when the previous window is non-blank too and gets half of
+    them when it is blank; a blank window (all zeros) stays zero; the first window is unchanged."""
+    nonblank = (scores.sum(-1) > 0).float()
+    w = torch.ones(len(scores))
+    for t in range(len(scores)):
+        s, e = max(0, t - 1), min(len(scores), t + 1)
+        w[t] = nonblank[t] * nonblank[s:e].sum() / max(e - s, 1)
+    return scores * w[:, None].to(scores)
+
+
+def tube_class_scores(window_scores: Tensor) -> Tensor:
+    """Class scores (K,) of a VIS tube from its per-window scores (W, K) (official
+    ``vis_clip_instances_to_coco_json_video``): reweighted windows summed over the non-blank ones."""
+    s = window_reweight(window_scores.float())
+    return s.sum(0) / (s.sum(-1) > 0).sum().clamp(min=1)
+
+
+def tube_quality_factors(quality_sums: list[float]) -> list[float]:
+    """Official VIS mask-quality factor of every tube (``save_results_vis`` on the last window):
+    the tube's summed mask qualities / (floor(largest such sum in the video) + 1)."""
+    if not quality_sums:
+        return []
+    den = int(max(quality_sums)) + 1
+    return [q / den for q in quality_sums]
+
+
+def select_vis_results(scores: list[float], class_scores: list[float], topk: int,
+                       min_score: float = 0.05) -> list[int]:
+    """Indices of the (tube, class) results the official video keeps: results whose class score is
+    below 0.1 x ``min_score`` are never made; n = max(int(1.5 x #(class score > min_score)), topk);
+    every result scoring at least the (n+1)-th best score is kept (n + 1 results, more on ties)."""
+    made = [i for i, c in enumerate(class_scores) if not c < 0.1 * min_score]
+    if not made:
+        return []
+    above = sum(class_scores[i] > min_score for i in made)
+    ranked = sorted((scores[i] for i in made), reverse=True)
+    cut = ranked[min(max(int(above * 1.5), topk), len(ranked) - 1)]
+    return [i for i in made if scores[i] >= cut]
+
+
+def panoptic_window(frame_logits: Callable[[int], Tensor], num_frames: int, class_scores: Tensor,
+                    thing: list[bool], obj_ids: list[int], thing_segments: dict, stuff_segments: dict,
+                    overlap_threshold: float) -> list[Tensor]:
+    """Official ``save_results_vps`` on one output window: panoptic id maps of its frames.
+
+    ``frame_logits(j)`` gives the (N, H, W) summed mask logits of the N entities on the window's
+    j-th frame at the output size (zeros where an entity has no prediction: sigmoid 0.5 counts as
+    foreground, as officially). Entity score = max of ``class_scores`` (N, K) x mask quality over
+    the whole window; stuff entities not yet output as things get x 0.75; each pixel goes to the
+    argmax of score x logit, background where every sigmoid < 0.5; a thing keeps its pixels only
+    if they are at least ``overlap_threshold`` (half of it once output before) of its own area
+    over the window; stuff of one class is one segment. ``thing_segments`` (entity -> segment
+    id) and ``stuff_segments`` (class -> segment id) are updated (ids as officially: a window
+    starts from the largest id so far + 1 and numbers from there + 1).
+    """
+    n_ent = len(obj_ids)
+    if n_ent == 0:
+        return [None] * num_frames
+    above, nonneg = torch.zeros(n_ent), torch.zeros(n_ent)
+    for j in range(num_frames):
+        x = frame_logits(j).float().flatten(1)
+        above += (x > 1).sum(1).cpu()
+        nonneg += (x > -1).sum(1).cpu()
+    scores, classes = class_scores.float().cpu().max(-1)
+    scores = scores * (above / nonneg.clamp(min=1))
+    old_things = set(thing_segments)
+    for k in range(n_ent):
+        if obj_ids[k] not in old_things and not thing[k]:
+            scores[k] *= 0.75
+    ids_maps, area, orig = [], torch.zeros(n_ent), torch.zeros(n_ent)
+    for j in range(num_frames):
+        x = frame_logits(j).float()
+        sig = x.sigmoid()
+        ids = (scores.to(x)[:, None, None] * x).argmax(0)
+        ids[(sig < 0.5).all(0)] = -1
+        fg = (sig >= 0.5)
+        won = fg.gather(0, ids.clamp(min=0)[None])[0] & (ids >= 0)
+        area += torch.bincount(ids[ids >= 0].flatten().cpu(), minlength=n_ent)[:n_ent].float()
+        orig += fg.flatten(1).sum(1).cpu().float()
+        ids_maps.append((ids.cpu(), won.cpu()))
+    over = torch.zeros(n_ent)
+    for ids, won in ids_maps:
+        over += torch.bincount(ids[won].flatten(), minlength=n_ent)[:n_ent].float()
+    used = list(thing_segments.values()) + list(stuff_segments.values())
+    current = max(used) + 1 if used else 0
+    seg_of = {}
+    for k in range(n_ent):
+        if not (area[k] > 0 and orig[k] > 0 and over[k] > 0):
+            continue
+        thr = 0.5 * overlap_threshold if obj_ids[k] in old_things else overlap_threshold
+        if thing[k] and float(area[k] / orig[k]) < thr:
+            continue
+        if not thing[k]:
+            c = int(classes[k])
+            if c not in stuff_segments:
+                current += 1
+                stuff_segments[c] = current
+            seg_of[k] = stuff_segments[c]
+        else:
+            if obj_ids[k] not in thing_segments:
+                current += 1
+                thing_segments[obj_ids[k]] = current
+            seg_of[k] = thing_segments[obj_ids[k]]
+    lut = torch.zeros(n_ent + 1, dtype=torch.int32)
+    for k, sid in seg_of.items():
+        lut[k + 1] = sid
+    return [torch.where(won, lut[ids + 1], torch.zeros_like(lut[ids + 1])) for ids, won in ids_maps]
+
+
+def resample_operator(small: int, big: int) -> Tensor:
+    """(small, small) matrix M with x -> M x equal to bilinear up-sampling a length-``small`` axis to
+    ``big`` and back (align_corners False, no antialias): the official path stores accumulated
+    mask logits at the input size and compares them with predictions at 1/4 size after a
+    bilinear down-sampling."""
+    eye = torch.eye(small)[None]
+    up = F.interpolate(eye, size=big, mode="linear", align_corners=False)
+    return F.interpolate(up, size=small, mode="linear", align_corners=False)[0]
+
+
 # ---------------------------------------------------------------------- decoder pass
 @dataclass
 class PromptBatch:
@@ -314,13 +516,15 @@ def flatten_levels(dec, features: list[Tensor], frame_indices: Tensor):
 @torch.no_grad()
 def decode_clip(dec, features: list[Tensor], mask_features: Tensor, frame_indices: Tensor,
                 prompts: PromptBatch | None = None, task: str = "detection",
-                proca: bool = True, extra_keys: tuple[Tensor, Tensor] | None = None) -> dict:
+                proca: bool = True, extra_keys: tuple[Tensor, Tensor] | None = None,
+                self_attn_mask_type: str | None = None) -> dict:
     """One pass of the UniVS decoder over a clip (batch 1) with given prompt queries.
 
     Same computation as ``VideoMaskDecoder.forward`` in eval mode, except that prompt queries
     come ready-made (from memory pools), ProCA can be switched off, and ``extra_keys``
     ((L, C) tokens, (L, C) positions) may be appended, unmasked, to every masked
-    cross-attention (prompts as keys). Returns the last prediction: ``pred_logits`` (Q, K),
+    cross-attention (prompts as keys); ``self_attn_mask_type`` overrides the decoder's
+    ('sep-blocked' for the Swin-L PVOS stage-3 run). Returns the last prediction: ``pred_logits`` (Q, K),
     ``pred_masks`` (Q, T, H/4, W/4), ``pred_embds`` (Q, T, C), ``num_prompts``.
     """
     t = int(frame_indices.numel())
@@ -353,7 +557,7 @@ def decode_clip(dec, features: list[Tensor], mask_features: Tensor, frame_indice
 
     pred = dec.prediction_heads(output, mf, sizes[0], b, t, task, sentence)
     attn_mask = pred[2]
-    self_mask = dec.self_attn_mask(b, t, num_prompt, task, output.device)
+    self_mask = dec.self_attn_mask(b, t, num_prompt, task, output.device, mask_type=self_attn_mask_type)
     for i in range(dec.num_layers):
         attn_mask = attn_mask.clone()
         attn_mask[attn_mask.all(-1)] = False
@@ -381,11 +585,11 @@ def decode_clip(dec, features: list[Tensor], mask_features: Tensor, frame_indice
 # ---------------------------------------------------------------------- targets
 @dataclass
 class Target:
-    """A tracked target: memory pool, stored embeddings, class scores, output masks."""
+    """A tracked target: its row of the video's prompt slot buffer, stored embeddings, class
+    scores, output masks."""
 
     id: int
     first_frame: int
-    pool: PromptMemoryPool
     embeds: deque
     category: int | None = None          # fixed category (VOS prompts) or None
     prompt_id: str | None = None
@@ -393,10 +597,25 @@ class Target:
     logit_n: int = 0
     quality_sum: float = 0.0
     quality_n: int = 0
-    pooled_upto: int = -1                   # last frame whose tokens entered the pool
+    row: int = -1                        # row in the video's PromptSlotBuffer (-1: none yet)
+    first_index: int = -1                # official first_appear_frame_idxs (buffer tensor index)
     masks: dict = field(default_factory=dict)   # frame -> RLE (output)
     obj_id: int | None = None            # the prompt's target id (VOS-like tasks)
-    join_region: Tensor | None = None    # prompt region, kept during the joining clip only
+    # VIS/VPS entities (official per-clip slots): the current class slot, the sum of all class
+    # slots since the first clip, the class means written at each output window (VIS), and the
+    # final tube class scores and mask-quality factor (VIS, set when the video ends)
+    cls_slot: Tensor | None = None
+    cls_total: Tensor | None = None
+    window_scores: list = field(default_factory=list)
+    tube_scores: Tensor | None = None
+    quality_factor: float | None = None
+
+
+def _update_slot(slots: deque, embd: Tensor) -> None:
+    """Official running average of the current embedding slot with an accepted prediction's clip
+    embedding: (slot + e) / 2, or e when the slot is blank."""
+    last = slots[-1]
+    slots[-1] = (last + embd) / (float(bool((last != 0).any())) + 1.0)
 
 
 class FeatureCache:
@@ -424,6 +643,14 @@ class FeatureCache:
     def nbytes(self) -> int:
         return sum(mf.nelement() * mf.element_size() + sum(x.nelement() * x.element_size() for x in lv)
                    for mf, lv in self.frames.values())
+
+
+def resize_uint8(img: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
+    """uint8 (H, W[, C]) -> ``size`` (h, w) with PIL bilinear (antialiased when shrinking) or
+    nearest: detectron2 ``ResizeTransform.apply_image`` / ``apply_segmentation`` on uint8."""
+    from PIL import Image
+    interp = Image.NEAREST if nearest else Image.BILINEAR
+    return np.asarray(Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).resize((size[1], size[0]), interp))
 
 
 def clip_starts(n: int, length: int, stride: int) -> list[int]:
@@ -480,7 +707,8 @@ class StreamingInference:
         self.mean, self.std = dp.mean.view(3, 1, 1), dp.std.view(3, 1, 1)
         self.size_div = max(int(getattr(dp, "size_divisibility", 32)), 1)
         num_points = self.cfg.prompt_points or self.dec.visual_prompt_sampler.num_points
-        self.sampler = VisualPromptSampler(num_points, stride=8)
+        self.sampler = VisualPromptSampler(num_points, stride=8, sampling=self.cfg.prompt_sampling)
+        self.generator = torch.Generator().manual_seed(self.cfg.prompt_seed)
         self.stats: dict = {}
 
     @property
@@ -489,24 +717,34 @@ class StreamingInference:
 
     # ------------------------------------------------------------------ geometry
     def _geometry(self, h: int, w: int):
-        s = self.cfg.test_size
+        """(resized, padded) sizes: detectron2 ``ResizeShortestEdge`` (short side
+        ``test_size``, long side <= ``max_size``, or <= min(max_size, square_size) in square
+        mode; sizes rounded with int(x + 0.5)), then zero padding to a multiple of the size
+        divisibility, or to ``square_size`` x ``square_size`` (``ImageList.from_tensors`` with
+        ``square_size``: LSJ_AUG.SQUARE_ENABLED, the Swin-B runs)."""
+        s, sq = self.cfg.test_size, self.cfg.square_size
         if s:
+            max_size = min(self.cfg.max_size, sq) if sq else self.cfg.max_size
             scale = s / min(h, w)
-            if max(h, w) * scale > self.cfg.max_size:
-                scale = self.cfg.max_size / max(h, w)
-            rh, rw = round(h * scale), round(w * scale)
+            nh, nw = (s, scale * w) if h < w else (scale * h, s)
+            if max(nh, nw) > max_size:
+                scale = max_size / max(nh, nw)
+                nh, nw = nh * scale, nw * scale
+            rh, rw = int(nh + 0.5), int(nw + 0.5)
         else:
             rh, rw = h, w
         d = self.size_div
+        if sq:
+            return (rh, rw), (-(-max(sq, rh) // d) * d, -(-max(sq, rw) // d) * d)
         return (rh, rw), (-(-rh // d) * d, -(-rw // d) * d)
 
     def _load(self, video: VideoInput, f: int) -> Tensor:
         if video.padded_size is not None:
             return torch.as_tensor(video.load(f), device=self.device).float()
-        img = torch.from_numpy(np.array(video.load(f), dtype=np.uint8)).to(self.device)
-        x = img.permute(2, 0, 1).float()
-        if tuple(x.shape[-2:]) != self.resized:
-            x = F.interpolate(x[None], size=self.resized, mode="bilinear", align_corners=False)[0]
+        img = np.asarray(video.load(f))
+        if tuple(img.shape[:2]) != self.resized:
+            img = resize_uint8(img, self.resized, nearest=False)
+        x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.uint8)).to(self.device).permute(2, 0, 1).float()
         x = (x - self.mean.to(x)) / self.std.to(x)
         return F.pad(x, (0, self.padded[1] - x.shape[-1], 0, self.padded[0] - x.shape[-2]))
 
@@ -515,10 +753,12 @@ class StreamingInference:
         return mf, levels
 
     def _region_to_input(self, region: np.ndarray | Tensor) -> Tensor:
-        """Original-resolution bool region -> (Hp, Wp) bool at the padded input size."""
-        r = torch.as_tensor(np.asarray(region), device=self.device).float()
+        """Original-resolution bool region -> (Hp, Wp) bool at the padded input size (PIL
+        nearest on uint8, as detectron2's ``apply_segmentation``)."""
+        r = np.asarray(region.cpu() if isinstance(region, Tensor) else region).astype(np.uint8)
         if tuple(r.shape) != self.resized:
-            r = F.interpolate(r[None, None], size=self.resized, mode="nearest")[0, 0]
+            r = resize_uint8(r, self.resized, nearest=True)
+        r = torch.from_numpy(np.ascontiguousarray(r)).to(self.device).float()
         return F.pad(r, (0, self.padded[1] - r.shape[1], 0, self.padded[0] - r.shape[0])) > 0.5
 
     def _to_input(self, logits: Tensor) -> Tensor:
@@ -540,43 +780,108 @@ class StreamingInference:
     def _tokens(self, levels: list[Tensor], frame_pos: int, frame_index: int, regions: Tensor,
                 kinds: list[str]) -> tuple[Tensor, Tensor]:
         """Prompt tokens (P, R, C) and positions of ``regions`` (P, Hp, Wp) on one frame of the clip,
-        sampled from the decoder's 1/8 level (with level embedding and 3D position)."""
-        x = levels[-1][frame_pos:frame_pos + 1]  # 1, C, h, w
+        sampled from the decoder's 1/8 level (with level embedding and the clip's 3D position)."""
+        x = levels[-1]  # T, C, h, w
+        t = x.shape[0]
+        clip_idx = torch.arange(t, device=x.device)[None] + (frame_index - frame_pos)
+        allpos = self.dec.pe_layer((x + self.dec.level_embed.weight[len(levels) - 1][None, :, None, None])[None],
+                                   clip_idx)
+        x = x[frame_pos:frame_pos + 1]
         feats = (x + self.dec.level_embed.weight[len(levels) - 1][None, :, None, None])[None]
-        pos = self.dec.pe_layer(feats, torch.tensor([[frame_index]], device=x.device))
+        pos = allpos[:, frame_pos:frame_pos + 1]
         out = self.sampler.encode(feats, pos, self.dec.pe_layer,
                                   [{"regions": regions, "kinds": kinds, "key_frame": 0,
-                                    "frame_indices": [frame_index]}], 1, training=False)
+                                    "frame_indices": [frame_index]}], 1, training=False,
+                                  generator=self.generator)
         if out is None:
             c = x.shape[1]
             return x.new_zeros(0, self.sampler.num_points, c), x.new_zeros(0, self.sampler.num_points, c)
         tok, pe, _ = out
         return tok[:, :, 0], pe[:, :, 0]
 
-    def _prompt_batch(self, targets: list[Target]) -> PromptBatch | None:
+    def _prompt_batch(self, state, targets: list[Target], t: int) -> PromptBatch | None:
+        """Official prompt queries of ``targets`` for a ``t``-frame clip: per frame the mean
+        token of that frame's slot + ``prompt_sot``; ProCA keys = first-appearance slot + the
+        last max(k, T) slots, blank slots included (no key mask)."""
         if not targets:
             return None
-        dense = [t.pool.dense() for t in targets]
-        L = max(d[0].shape[0] for d in dense)
-        c = dense[0][0].shape[1]
-        tok = torch.zeros(len(targets), L, c, device=self.device)
-        pe = torch.zeros_like(tok)
-        pad = torch.ones(len(targets), L, dtype=torch.bool, device=self.device)
-        for i, (tk, p) in enumerate(dense):
-            tok[i, :tk.shape[0]], pe[i, :tk.shape[0]] = tk, p
-            pad[i, :tk.shape[0]] = False
-        content = mean_of_nonblank(tok) + self.dec.prompt_sot.weight.view(1, -1)
-        return PromptBatch(content=content, qpos=mean_of_nonblank(pe), dense=tok, dense_pe=pe, pad=pad)
+        buf = state.prompts
+        rows = torch.tensor([x.row for x in targets], dtype=torch.long)
+        content, qpos = buf.frame_queries(t, rows)
+        dense, dense_pe = buf.keys(torch.tensor([x.first_index for x in targets]), rows)
+        content = content + self.dec.prompt_sot.weight.view(1, 1, -1)
+        return PromptBatch(content=content, qpos=qpos, dense=dense, dense_pe=dense_pe)
 
-    def _pool_keys(self, targets: list[Target]):
+    def _pool_keys(self, state, targets: list[Target]):
+        """Every target's ProCA keys, concatenated (the prompts-as-keys ablation)."""
         if not targets:
             return None
-        toks, pes = zip(*[t.pool.dense() for t in targets])
-        return torch.cat(toks), torch.cat(pes)
+        rows = torch.tensor([x.row for x in targets], dtype=torch.long)
+        tok, pe = state.prompts.keys(torch.tensor([x.first_index for x in targets]), rows)
+        return tok.flatten(0, 1), pe.flatten(0, 1)
+
+    def _sample_rows(self, levels, frame_pos: int, frame_index: int, regions: Tensor):
+        """Tokens (N, R, C), positions and validity (N,) of padded-size ``regions`` (N, Hp, Wp)
+        on frame ``frame_pos`` of the clip (official ``get_mask_prompt``; empty -> blank)."""
+        tok, pe = self._tokens(levels, frame_pos, frame_index, regions, ["mask"] * regions.shape[0])
+        return tok, pe, regions.flatten(1).any(1)
+
+    def _update_prompts(self, state, targets: list[Target], levels, frames: list[int],
+                        masks_at: Callable[[int], Tensor | None]) -> None:
+        """The official per-clip update of the prompt slot buffer (``process_per_video_inference``)
+        for ``targets`` (rows in buffer order), ``masks_at(frame)`` giving their current binary
+        masks (N, Hp, Wp) at the padded input size (None: none stored).
+
+        First clip of the video (frame 0): every slot <- frame 0's tokens. A buffer created
+        later (entities first prompted after clip 0): T + stride blank slots, the previous
+        frames' slots sampled from their masks on the *current* clip's first frames' features
+        (official quirk of ``process_per_video_inference_prev_frame``) for targets that existed
+        then. Then (not first clip) one blank slot per stride and the clip's first T - stride
+        frames re-sampled, each non-empty mask overwriting its slot and all later ones.
+        """
+        cfg, buf = self.cfg, state.prompts
+        t, stride = len(frames), min(cfg.clip_stride, len(frames))
+        n = len(targets)
+        if frames[0] == 0:
+            m = masks_at(0)
+            m = m if m is not None else torch.zeros(n, *self.padded, dtype=torch.bool, device=self.device)
+            tok, pe, _ = self._sample_rows(levels, 0, 0, m)
+            buf.fill(tok, pe, start=0)
+            return
+        if buf.tokens is None:
+            c = self.dec.hidden_dim
+            buf.create(n, self.sampler.num_points, c, t + stride, start=frames[0] - stride, device=self.device)
+            for key in range(stride):
+                f = frames[0] - stride + key
+                m = masks_at(f)
+                if m is None:
+                    continue
+                has = torch.tensor([x.first_frame <= frames[0] - 1 for x in targets], device=self.device)
+                tok, pe, _ = self._sample_rows(levels, key, frames[0] + key, m)
+                buf.write_slot(key, tok[has], pe[has], has)
+        else:
+            buf.pad(stride)
+        buf.add_targets(n - buf.num_targets)
+        for key in range(t - stride):
+            m = masks_at(frames[key])
+            if m is None:
+                continue
+            tok, pe, valid = self._sample_rows(levels, key, frames[key], m)
+            if bool(valid.any()):
+                buf.write_from(-t + key, tok, pe, valid)
 
     # ------------------------------------------------------------------ main loop
     @torch.no_grad()
     def run(self, video: VideoInput, task: str) -> dict:
+        pe = self.dec.pe_layer
+        saved = pe.fixed_t
+        pe.fixed_t = self.cfg.temporal_code == "fixed"
+        try:
+            return self._run(video, task)
+        finally:
+            pe.fixed_t = saved
+
+    def _run(self, video: VideoInput, task: str) -> dict:
         cfg = self.cfg
         self.model.eval()
         if video.padded_size is not None:
@@ -588,14 +893,21 @@ class StreamingInference:
         self.out_size = (video.height, video.width)
         n = video.num_frames
         length = min(cfg.clip_length, n)
-        stride = length if task == "vss" else min(cfg.clip_stride, length)
-        starts = clip_starts(n, length, stride)
+        if task == "vss":
+            # official: non-overlapping clips, the last one truncated at the video end
+            starts = list(range(0, n, length))
+        else:
+            stride = min(cfg.clip_stride, length)
+            starts = clip_starts(n, length, stride)
+        windows = output_windows(starts, n, length, cfg.num_prev_frames_memory) if task in ("vis", "vps") else {}
+        self._roundtrip = None
         cache = FeatureCache(self._extract, lambda f: self._load(video, f))
         self.stats = {"max_pool_len": 0, "max_cached_frames": 0, "max_pending_frames": 0,
                       "max_state_bytes": 0, "clips": len(starts), "proca_calls": 0}
         state = _VideoState(task=task, video=video)
+        state.prompts = PromptSlotBuffer(cfg.num_prev_frames_memory, cfg.clip_length)
         for ci, s in enumerate(starts):
-            idx = list(range(s, s + length))
+            idx = list(range(s, min(s + length, n)))
             mf, levels = cache.get(idx)
             fidx = torch.tensor(idx, device=self.device)
             next_start = starts[ci + 1] if ci + 1 < len(starts) else n
@@ -604,22 +916,60 @@ class StreamingInference:
             elif task == "refvos":
                 self._clip_refvos(state, mf, levels, fidx)
             elif task in ("vos", "pvos"):
-                self._clip_vos(state, mf, levels, fidx, ci)
+                self._clip_vos(state, mf, levels, fidx, ci, is_last=ci == len(starts) - 1)
             elif task in ("vis", "vps"):
                 self._clip_entities(state, mf, levels, fidx, ci)
             else:
                 raise ValueError(f"unknown task {task!r}")
+            if state.prompts.tokens is not None:
+                state.prompts.trim(torch.tensor([t.first_index for t in state.all_targets], dtype=torch.long))
             self.stats["max_cached_frames"] = max(self.stats["max_cached_frames"], len(cache.frames))
             self.stats["max_pending_frames"] = max(self.stats["max_pending_frames"], len(state.pending))
-            if task != "vss":
+            if task not in ("vss", "vos", "pvos"):
                 for f in range(s, next_start):
                     self._finalize(state, f, levels, idx, task)
-            self.stats["max_pool_len"] = max([self.stats["max_pool_len"]]
-                                             + [1 + len(t.pool) for t in state.targets if t.pool.first is not None])
+            if s in windows:
+                self._write_window(state, *windows[s])
+            if len(state.prompts):
+                self.stats["max_pool_len"] = max(self.stats["max_pool_len"],
+                                                 1 + min(state.prompts.memory, len(state.prompts)))
             self.stats["max_state_bytes"] = max(self.stats["max_state_bytes"],
                                                 cache.nbytes() + state.nbytes())
             cache.drop_before(next_start)
+        if task == "vis":
+            _finish_vis(state)
+        elif task == "vps":
+            state.relabel_things(self._class_mean)
         return state.result()
+
+    def _write_window(self, state, first: int, end: int) -> None:
+        """Official step 3 at an output clip: VIS records every entity's class mean; VPS assembles
+        the window's panoptic frames from the held summed logits of every entity."""
+        if state.task == "vis":
+            for t in state.targets:
+                t.window_scores.append(self._class_mean(state, t).cpu())
+            return
+        ents = list(state.targets)
+        frames = list(range(first, end))
+        zeros = torch.zeros(self.mask_size, device=self.device)
+
+        def frame_logits(j):
+            held = state.hold.get(frames[j], {})
+            x = torch.stack([held.get(t.id, zeros) for t in ents]) if ents else zeros[None][:0]
+            x = self._input_frames(x)
+            if tuple(x.shape[-2:]) != self.out_size:
+                x = F.interpolate(x[None], size=self.out_size, mode="bilinear", align_corners=False)[0]
+            return x
+
+        things = state.video.thing_classes or set()
+        cls = torch.stack([self._class_mean(state, t) for t in ents]) if ents else torch.zeros(0, 1)
+        thing = [int(c) in things for c in cls.argmax(-1).tolist()] if ents else []
+        maps = panoptic_window(frame_logits, len(frames), cls, thing, [t.id for t in ents],
+                               state.thing_segments, state.stuff_segments, self.cfg.overlap_threshold)
+        for f, m in zip(frames, maps):
+            state.hold.pop(f, None)
+            if m is not None:
+                state.panoptic_frame(f, m)
 
     # ------------------------------------------------------------------ accumulation
     def _accumulate(self, state, target_id: int, frames: list[int], logits: Tensor) -> None:
@@ -631,33 +981,37 @@ class StreamingInference:
             else:
                 buf[target_id] = (logits[j].clone(), 1)
 
-    def _current_masks(self, state, targets: list[Target], frames: list[int]) -> Tensor:
-        """Accumulated binary masks (N, T, h4, w4) of ``targets`` on ``frames``."""
-        out = torch.zeros(len(targets), len(frames), *self.mask_size, dtype=torch.bool, device=self.device)
-        for j, f in enumerate(frames):
-            buf = state.pending.get(f, {})
-            for i, t in enumerate(targets):
-                if t.id in buf:
-                    s, c = buf[t.id]
-                    out[i, j] = (s / c) > 0
-        return out
-
     def _new_target(self, state, first_frame: int, **kw) -> Target:
         t = Target(id=len(state.all_targets) + 1, first_frame=first_frame,
-                   pool=PromptMemoryPool(self.cfg.num_prev_frames_memory),
                    embeds=deque(maxlen=max(self.cfg.num_prev_frames_memory, 3)), **kw)
+        t.row = len(state.all_targets)
+        t.first_index = first_frame
         state.all_targets.append(t)
         state.targets.append(t)
         return t
 
     # ------------------------------------------------------------------ category tasks
     def _clip_entities(self, state, mf, levels, fidx, ci: int) -> None:
+        """One clip of VIS/VPS (official ``InferenceVideoEntity.inference_video`` steps 1-2).
+
+        Per entity the official per-clip slots are kept: class scores (one slot per clip since
+        the first clip, zeros before the entity's birth; the tube/panoptic class is their mean)
+        and embeddings (slot of the clip = mean of the last 3 slots, then running-averaged with
+        each accepted prediction's clip embedding). Order per clip: prompt predictions
+        (consistency, VIS overlap rule), then learnable queries (first clip: detection; later
+        clips: bi-softmax matching, then new entities).
+        """
         cfg, task = self.cfg, state.task
         frames = fidx.tolist()
+        if ci > 0:
+            self._pad_slots(state)
         use_prompts = cfg.tracker == "vs2p" and cfg.prompt_as_queries
-        prompted = [t for t in state.targets if t.pool.first is not None] if cfg.tracker == "vs2p" else []
-        prompts = self._prompt_batch(prompted) if use_prompts else None
-        extra = self._pool_keys(prompted) if (cfg.tracker == "vs2p" and not cfg.prompt_as_queries) else None
+        prompted = list(state.targets) if cfg.tracker == "vs2p" else []
+        if prompted:
+            self._update_prompts(state, state.all_targets, levels, frames,
+                                 lambda f: self._entity_masks_at(state, f))
+        prompts = self._prompt_batch(state, prompted, len(frames)) if use_prompts else None
+        extra = self._pool_keys(state, prompted) if (cfg.tracker == "vs2p" and not cfg.prompt_as_queries) else None
         out = decode_clip(self.dec, levels, mf, fidx, prompts, "detection", proca=cfg.proca, extra_keys=extra)
         if prompts is not None and cfg.proca:
             self.stats["proca_calls"] += 1
@@ -666,46 +1020,43 @@ class StreamingInference:
         masks, embds = out["pred_masks"], out["pred_embds"]
         lq_logits, lq_masks, lq_embds = logits[:nq], masks[:nq], embds[:nq]
 
-        # step 1: prompt-specified targets (their own predictions)
+        # step 1: prompt-specified targets (official write_prompt_predictions_into_annotations_per_clip)
         if prompts is not None and len(prompted):
             p_masks, p_embds = masks[nq:], embds[nq:]
-            stored = stored_embeds(prompted, max(cfg.num_prev_frames_memory // cfg.clip_stride, 3),
-                                   p_embds.shape[-1], p_embds.device)
+            n_cons = max(int(cfg.num_prev_frames_memory / cfg.clip_stride), 3)
+            stored = stored_embeds(prompted, n_cons, p_embds.shape[-1], p_embds.device)
             sim = consistency_similarity(stored, p_embds)
             thr = cfg.consistency_threshold * (0.5 if frames[0] < cfg.clip_length else 1.0)
             ok = sim > thr
-            q = mask_quality(p_masks)
+            # quality (and the VIS overlap rule) on the masks at the input size, padding cropped
+            q = self._input_quality(p_masks)
             if task == "vis":
-                cls = torch.stack([t.logit_sum.max() if t.logit_sum is not None else p_masks.new_tensor(0.)
-                                   for t in prompted])
-                score = cls * sim.clamp(min=0) * q
-                prob = p_masks.sigmoid().flatten(1)
-                ids = (score[:, None] * prob).argmax(0)
-                is_bg = (prob < 0.5).all(0)
-                win = (ids[None] == torch.arange(len(prompted), device=ids.device)[:, None]) & ~is_bg[None]
-                orig = (prob > 0.5).sum(1).clamp(min=1)
-                kept = (win & (prob > 0.5)).sum(1)
-                ok = ok & (win.sum(1) / orig > cfg.entity_overlap_threshold) & (kept > 0)
+                cls = torch.stack([self._class_mean(state, t).max() for t in prompted]).to(q)
+                ok = ok & self._overlap_keep(p_masks, cls * sim.to(q) * q)
             for i in torch.nonzero(ok).flatten().tolist():
                 t = prompted[i]
                 self._accumulate(state, t.id, frames, p_masks[i])
-                t.embeds.append(p_embds[i].mean(0))
+                _update_slot(t.embeds, p_embds[i].mean(0))
                 t.quality_sum += float(q[i])
                 t.quality_n += 1
 
-        # step 2: learnable queries -> matches and new entities
-        score = lq_logits * mask_quality(lq_masks)[:, None]
+        # step 2: learnable queries (official detect_newly_entities_per_clip_{instance,pixel})
         qual = mask_quality(lq_masks)
-        keep = torch.arange(nq, device=score.device)
-        if cfg.stability_threshold > 0:
-            keep = keep[qual[keep] > cfg.stability_threshold]
-        top = score[keep].amax(-1)
-        keep = keep[top.argsort(descending=True)[:cfg.topk]]
-        if task == "vps" and state.video.thing_classes is not None and len(keep):
-            keep = self._nms_thing_stuff(state, keep, score, lq_masks)
-        elif len(keep) > 1:
-            keep = keep[video_box_nms(lq_masks[keep], score[keep].amax(-1), cfg.box_nms_threshold)]
-        if not state.targets:
+        score = lq_logits * qual[:, None]
+        first_clip = ci == 0
+        if task == "vps":
+            keep = self._vps_candidates(state, score, lq_masks) if first_clip else torch.arange(nq)
+        else:
+            keep = torch.arange(nq, device=score.device)
+            if cfg.stability_threshold > 0:
+                keep = keep[qual[keep] > cfg.stability_threshold]
+            keep = keep[score[keep].amax(-1).argsort(descending=True)[:cfg.topk]]
+            if len(keep) > 1:
+                keep = keep[video_box_nms(lq_masks[keep], score[keep].amax(-1), cfg.box_nms_threshold)]
+        keep = keep.to(score.device)
+        if first_clip:
+            # official quirk (kept): only the first clip may create entities without the IoU test;
+            # if it creates none, none is ever created (the IoU test needs a stored entity)
             thr = max(cfg.score_threshold, 0.1) if task == "vis" else cfg.score_threshold
             new = [int(k) for k in keep if float(score[k].max()) > thr]
         else:
@@ -713,47 +1064,141 @@ class StreamingInference:
             match = bisoftmax_match if cfg.tracker == "vs2p" else cosine_match
             mthr = cfg.newly_threshold if cfg.tracker == "vs2p" else cfg.similarity_threshold
             rows, cols, sims = match(stored, lq_embds[keep], mthr)
-            matched_q = set()
+            # VIS adds masks only for matches above twice the threshold; VPS for every match
+            mask_thr = mthr if (task == "vps" or cfg.tracker == "similarity" or not cfg.prompt_as_queries) \
+                else 2 * mthr
+            masked = set()
             for r, c_, sv in zip(rows.tolist(), cols.tolist(), sims.tolist()):
                 t, k = state.targets[r], int(keep[c_])
-                matched_q.add(k)
-                t.logit_sum = score[k] if t.logit_sum is None else 0.5 * (t.logit_sum + score[k])
-                t.embeds.append(lq_embds[k].mean(0))
-                if cfg.tracker == "similarity" or (not cfg.prompt_as_queries) or sv > 2 * cfg.newly_threshold:
+                t.cls_total = t.cls_total - t.cls_slot
+                t.cls_slot = 0.5 * (t.cls_slot + score[k])
+                t.cls_total = t.cls_total + t.cls_slot
+                _update_slot(t.embeds, lq_embds[k].mean(0))
+                if sv > mask_thr:
+                    masked.add(k)
                     self._accumulate(state, t.id, frames, lq_masks[k])
                     t.quality_sum += float(qual[k])
                     t.quality_n += 1
-            new = []
-            cand = [int(k) for k in keep if int(k) not in matched_q]
+            # official quirk (kept, VIS): a query matched only between thr and 2 thr is still a
+            # candidate (the matched set is re-bound to the > 2 thr matches before this test)
+            excluded = masked if task == "vis" else {int(keep[c_]) for c_ in cols.tolist()}
             thr = cfg.score_threshold * (2 if task == "vps" else 1)
-            cand = [k for k in cand if float(score[k].max()) > thr]
-            if cand:
-                cur = self._current_masks(state, state.targets, frames)
+            cand = [int(k) for k in keep if int(k) not in excluded and float(score[k].max()) > thr]
+            new = []
+            if cand and state.targets:
+                cur = self._stored_masks_small(state, state.targets, frames)
                 iou = mask_iou_per_frame(lq_masks[cand] > 0, cur)
-                new = [k for j, k in enumerate(cand) if iou.shape[1] == 0 or float(iou[j].max()) < cfg.new_object_iou]
-        for k in new[:max(cfg.max_entities - len(state.all_targets), 0)]:
+                new = [k for j, k in enumerate(cand) if float(iou[j].max()) < cfg.new_object_iou]
+        if cfg.max_entities is not None:
+            new = new[:max(cfg.max_entities - len(state.all_targets), 0)]
+        n_slots_before = state.num_slots - 1
+        for k in new:
             t = self._new_target(state, frames[0])
-            t.logit_sum = score[k].clone()
+            t.embeds = deque([torch.zeros_like(lq_embds[k][0])] * min(n_slots_before, self._emb_slots() - 1),
+                             maxlen=self._emb_slots())
             t.embeds.append(lq_embds[k].mean(0))
+            t.cls_slot, t.cls_total = score[k].clone(), score[k].clone()
             t.quality_sum, t.quality_n = float(qual[k]), 1
             self._accumulate(state, t.id, frames, lq_masks[k])
+        for t in state.targets:
+            t.logit_sum = self._class_mean(state, t)
 
-    def _nms_thing_stuff(self, state, keep, score, masks):
-        """VPS first-clip style de-duplication: box NMS among things (top 70), first-frame
-        mask IoU < 0.6 among stuff (top 30)."""
-        labels = score[keep].argmax(-1)
-        things = state.video.thing_classes
-        is_thing = torch.tensor([int(l) in things for l in labels.tolist()], dtype=torch.bool)
-        kt, ks = keep[is_thing][:70], keep[~is_thing][:30]
+    def _emb_slots(self) -> int:
+        return max(int(self.cfg.num_prev_frames_memory / self.cfg.clip_stride), 3)
+
+    @staticmethod
+    def _class_mean(state, t: Target) -> Tensor:
+        """Mean of the entity's class slots over every clip so far (zeros before its birth)."""
+        return t.cls_total / state.num_slots
+
+    def _pad_slots(self, state) -> None:
+        """Official ``pad_zero_annotations_for_next_clip``: a new class slot (copy of the last) and
+        a new embedding slot (mean of the last 3) for every entity."""
+        state.num_slots += 1
+        for t in state.targets:
+            t.cls_total = t.cls_total + t.cls_slot
+            t.embeds.append(torch.stack(list(t.embeds)[-3:]).mean(0))
+
+    def _entity_masks_at(self, state, f: int) -> Tensor | None:
+        """Every target's accumulated mask of frame ``f`` (N, Hp, Wp): summed logits upsampled
+        to the padded input size, > 0 (official ``targets['masks']``); None if none stored."""
+        buf = state.pending.get(f)
+        if buf is None and state.last_final is not None and state.last_final[0] == f:
+            buf = state.last_final[1]
+        if buf is None:
+            return None
+        n = len(state.all_targets)
+        h4, w4 = self.mask_size
+        logits = torch.full((n, h4, w4), -1.0, device=self.device)
+        for t in state.all_targets:
+            if t.id in buf:
+                logits[t.row] = buf[t.id][0]
+        return self._to_input(logits) > 0
+
+    def _vps_candidates(self, state, score, masks):
+        """Official first-clip VPS de-duplication: the top 100 queries by score, split by their
+        class into things (top 70, box NMS) and stuff (top 30, first-frame mask IoU < 0.6);
+        things first. No stability filter."""
+        top = score.amax(-1).argsort(descending=True)[:100]
+        things = state.video.thing_classes or set()
+        labels = score[top].argmax(-1)
+        is_thing = torch.tensor([int(c) in things for c in labels.tolist()], dtype=torch.bool, device=top.device)
+        kt, ks = top[is_thing][:70], top[~is_thing][:30]
         if len(kt) > 1:
             kt = kt[video_box_nms(masks[kt], score[kt].amax(-1), self.cfg.box_nms_threshold)]
         if len(ks) > 1:
-            order = score[ks].amax(-1).argsort(descending=True)
-            ks = ks[order]
-            m = (masks[ks][:, :1] > 0)
+            m = masks[ks][:, :1] > 0
             iou = mask_iou_per_frame(m, m)
             ks = ks[torch.triu(iou, diagonal=1).amax(0) < 0.6]
         return torch.cat([kt, ks])
+
+    def _input_frames(self, m: Tensor) -> Tensor:
+        """(N, h4, w4) logits -> (N, H, W) at the resized input size (padding cropped)."""
+        return self._to_input(m)[:, :self.resized[0], :self.resized[1]]
+
+    def _input_quality(self, masks: Tensor) -> Tensor:
+        """Mask quality of (N, T, h4, w4) logits over the clip at the input size, padding cropped."""
+        above = torch.zeros(masks.shape[0], device=masks.device)
+        nonneg = torch.zeros_like(above)
+        for j in range(masks.shape[1]):
+            x = self._input_frames(masks[:, j]).flatten(1)
+            above += (x > 1).sum(1)
+            nonneg += (x > -1).sum(1)
+        return above / nonneg.clamp(min=1)
+
+    def _overlap_keep(self, masks: Tensor, scores: Tensor) -> Tensor:
+        """Official VIS overlap rule among prompted entities over the clip at the input size: a
+        pixel goes to the argmax of score x sigmoid (background where every sigmoid < 0.5); an
+        entity is kept when more than ``entity_overlap_threshold`` of its own area (> 0.5) is
+        won and at least one of its pixels survives."""
+        n = masks.shape[0]
+        won = torch.zeros(n, device=masks.device)
+        orig, over = torch.zeros_like(won), torch.zeros_like(won)
+        rng = torch.arange(n, device=masks.device)[:, None]
+        for j in range(masks.shape[1]):
+            prob = self._input_frames(masks[:, j]).sigmoid().flatten(1)
+            ids = (scores[:, None] * prob).argmax(0)
+            win = (ids[None] == rng) & ~(prob < 0.5).all(0)[None]
+            fg = prob > 0.5
+            won += win.sum(1)
+            orig += fg.sum(1)
+            over += (win & fg).sum(1)
+        return (won / orig.clamp(min=1) > self.cfg.entity_overlap_threshold) & (over > 0)
+
+    def _stored_masks_small(self, state, targets: list[Target], frames: list[int]) -> Tensor:
+        """Accumulated masks (N, T, h4, w4) as the official new-entity test sees them: logits
+        accumulated at the input size, bilinearly down-sampled to 1/4, > 0."""
+        if self._roundtrip is None:
+            self._roundtrip = (resample_operator(self.mask_size[0], self.padded[0]).to(self.device),
+                               resample_operator(self.mask_size[1], self.padded[1]).to(self.device))
+        mh, mw = self._roundtrip
+        out = torch.zeros(len(targets), len(frames), *self.mask_size, dtype=torch.bool, device=self.device)
+        for j, f in enumerate(frames):
+            buf = state.pending.get(f, {})
+            for i, t in enumerate(targets):
+                if t.id in buf:
+                    out[i, j] = torch.einsum("hw,hH,wW->HW", buf[t.id][0].float(), mh, mw) > 0
+        return out
 
     def _class_probs(self, logits: Tensor, state) -> Tensor:
         p = logits.float().sigmoid()
@@ -765,87 +1210,281 @@ class StreamingInference:
         return p
 
     # ------------------------------------------------------------------ VOS-like tasks
-    def _clip_vos(self, state, mf, levels, fidx, ci: int) -> None:
+    def _vos_init(self, state) -> None:
+        """Objects in the official order (ascending ids: the official ``list(set(ids))`` of small
+        ints), all prompt queries from the first clip on (not-yet-appeared ones blank)."""
+        objs = list(state.video.objects)
+        try:
+            objs.sort(key=lambda o: int(o["id"]))
+        except (TypeError, ValueError):
+            pass
+        vs = state.vos
+        vs["objects"] = objs
+        vs["targets"] = []
+        for o in objs:
+            t = self._new_target(state, int(o["frame"]), category=o.get("category"),
+                                 prompt_id=o.get("prompt_id"), obj_id=o["id"])
+            t.first_index = -1
+            state.by_obj[o["id"]] = t
+            vs["targets"].append(t)
+        vs["first"] = torch.full((len(objs),), -1, dtype=torch.long)
+        vs["logits"], vs["embds"] = {}, {}
+        sub = state.video.class_subset
+        things = state.video.thing_classes or set()
+        vs["stuff"] = [state.task == "pvos" and o.get("class") is not None and int(o["class"]) not in things
+                       for o in objs]
+        vs["label"] = [None if o.get("class") is None or sub is None or int(o["class"]) not in sub.tolist()
+                       else sub.tolist().index(int(o["class"])) for o in objs]
+
+    def _vos_semantic(self, state, out, t: int) -> Tensor:
+        """VIPOSeg semantic map (T, Hp, Wp) of class positions in ``class_subset``: argmax of
+        sum_q sigmoid(class) x quality x sigmoid(mask) over the learnable queries, masks
+        upsampled to the padded input size (official ``write_predictions_into_annotations_per_clip``,
+        ``use_semseg_pvos``). Computed in query chunks to bound memory."""
+        nq = self.dec.num_queries
+        sub = state.video.class_subset.to(self.device)
+        probs = out["pred_logits"][:nq].float().sigmoid()[:, sub]
+        masks = out["pred_masks"][:nq]
+        h, w = self.resized
+        chunk = 16
+        quality = torch.cat([mask_quality(self._to_input(masks[c:c + chunk].flatten(0, 1))
+                                          .view(-1, t, *self.padded)[..., :h, :w])
+                             for c in range(0, nq, chunk)])
+        weight = probs * quality[:, None]
+        sem = []
+        for j in range(t):
+            acc = None
+            for c in range(0, nq, chunk):
+                sig = self._to_input(masks[c:c + chunk, j]).sigmoid()
+                part = torch.einsum("qc,qhw->chw", weight[c:c + chunk], sig)
+                acc = part if acc is None else acc + part
+            sem.append(acc.argmax(0))
+        return torch.stack(sem)
+
+    def _clip_vos(self, state, mf, levels, fidx, ci: int, is_last: bool) -> None:
+        """One clip of the official VOS/PVOS/BURST procedure (``inference_video_vos.py``):
+
+        1. ``write_targets_into_annotations_per_clip``: the clip's new frame gets blank logits
+           and a copy of the previous frame's stored embeddings; an object's prompt mask is
+           (re)written as its logits of its prompt frame f in every clip containing f, where f
+           becomes its first-appearance index.
+        2. the prompt slot buffer is updated (first clip: frame 0 only) and *every* object is a
+           prompt query (not-yet-appeared ones are blank: ``prompt_sot`` only).
+        3. objects first appearing in the clip (``STEP1``): the clip's predictions compete
+           (argmax of sigmoid x IoU(prediction, prompt)^2 x quality on the prompt frame; masks
+           kept on the winning pixels), the prediction on f must reach IoU > 0.15 x min(area /
+           96^2, 1) with the prompt (VIPOSeg stuff exempt), and then *overwrites* the logits of
+           the frames after f; its embeddings overwrite the clip's.
+        4. tracked objects (``STEP2``): kept if the temporally weighted cosine consistency with
+           the last max(k, T) stored embeddings exceeds 0.5 (hard-coded officially); the kept
+           ones compete per pixel (sigmoid x sim^2 x quality; background where every logit <= 0),
+           keep their winning pixels only if that is > 25 % of their own area, and are *added*
+           to the stored logits; embeddings averaged with the stored non-blank ones.
+        5. PVOS (VIPOSeg): stuff objects get logit 10 wherever a semantic map of the learnable
+           queries predicts their class (``pvos_semantic``).
+        6. output (``save_vos_results``): the clip's first frame (every frame at the last clip):
+           summed logits cropped, bilinear to the original size, > 0; a pixel goes to the
+           lowest object index among the positive ones.
+
+        Logits are kept at the padded input size, as officially; only the clip's frames are kept.
+        """
         cfg = self.cfg
         frames = fidx.tolist()
-        # objects whose prompt frame falls in this clip join now (late objects included)
-        joining = [o for o in state.video.objects if o["id"] not in state.by_obj and frames[0] <= o["frame"] <= frames[-1]]
-        for o in joining:
-            t = self._new_target(state, o["frame"], category=o.get("category"),
-                                 prompt_id=o.get("prompt_id"), obj_id=o["id"])
-            state.by_obj[o["id"]] = t
-            region = self._region_to_input(o["region"])
-            tok, pe = self._tokens(levels, o["frame"] - frames[0], o["frame"], region[None], [o.get("kind", "mask")])
-            t.pool.add(tok[0], pe[0])
-            t.pooled_upto = o["frame"]
-            t.join_region = region
-        active = [t for t in state.targets if t.pool.first is not None]
-        if not active:
+        t, i = len(frames), frames[0]
+        vs = state.vos
+        if not vs:
+            self._vos_init(state)
+        objs, targets = vs["objects"], vs["targets"]
+        n = len(objs)
+        if n == 0:
             return
+        logits, embds, first = vs["logits"], vs["embds"], vs["first"]
+        hp, wp = self.padded
+        h, w = self.resized
+        c_dim = self.dec.hidden_dim
+        stride = min(cfg.clip_stride, t)
+        new_frames = frames if i == 0 else frames[t - stride:]
+        for f in new_frames:
+            logits[f] = torch.zeros(n, hp, wp, device=self.device)
+            prev = [embds[g] for g in range(f - stride, f) if g in embds]
+            embds[f] = torch.stack(prev).mean(0) if (i > 0 and prev) else torch.zeros(n, c_dim, device=self.device)
+        for r, o in enumerate(objs):
+            f = int(o["frame"])
+            if f in logits and frames[0] <= f <= frames[-1]:
+                logits[f][r] = self._region_to_input(o["region"]).float()
+                first[r] = f
+        for r, tg in enumerate(targets):
+            tg.first_index = int(first[r])
+
+        if cfg.tracker == "vs2p":
+            self._update_prompts(state, targets, levels, frames, lambda f: (logits[f] > 0) if f in logits else None)
         use_prompts = cfg.tracker == "vs2p" and cfg.prompt_as_queries
-        new_ids = {t.id for t in active if not t.embeds}
-        if use_prompts:
-            prompts = self._prompt_batch(active)
-            extra = None
-        else:
-            # learnable queries do the work; first-frame identification still needs the
-            # prompt (its tokens), given as keys when the tracker is VS2P
-            prompts = None
-            extra = self._pool_keys(active) if cfg.tracker == "vs2p" else None
-        out = decode_clip(self.dec, levels, mf, fidx, prompts, "sot", proca=cfg.proca, extra_keys=extra)
+        prompts = self._prompt_batch(state, targets, t) if use_prompts else None
+        extra = self._pool_keys(state, targets) if (cfg.tracker == "vs2p" and not use_prompts) else None
+        out = decode_clip(self.dec, levels, mf, fidx, prompts, "sot", proca=cfg.proca, extra_keys=extra,
+                          self_attn_mask_type=cfg.self_attn_mask_type)
         if prompts is not None and cfg.proca:
             self.stats["proca_calls"] += 1
         nq = self.dec.num_queries
-        masks, embds = out["pred_masks"], out["pred_embds"]
+        is_first = (first >= i) & (first < i + t)
+        has_app = (first < i) & (first != -1)
         if use_prompts:
-            t_masks, t_embds = masks[nq:], embds[nq:]
-            stored = stored_embeds(active, cfg.num_prev_frames_memory, t_embds.shape[-1], t_embds.device)
-            sim = consistency_similarity(stored, t_embds)
-            ok = [t.id in new_ids or float(sim[i]) > cfg.consistency_threshold for i, t in enumerate(active)]
-            picks = list(range(len(active)))
+            sel = torch.arange(nq, nq + n)
+            learn_ok = None
         else:
-            lq_masks, lq_embds = masks[:nq], embds[:nq]
-            picks, ok = [], []
-            old = [t for t in active if t.id not in new_ids]
-            assigned = {}
-            if old:
-                stored = stored_embeds(old, cfg.num_prev_frames_memory, lq_embds.shape[-1], lq_embds.device)
-                rows, cols, _ = cosine_match(stored, lq_embds, cfg.similarity_threshold)
-                assigned = {old[r].id: int(c_) for r, c_ in zip(rows.tolist(), cols.tolist())}
-            for t in active:
-                if t.id in new_ids:  # identify by mask IoU with the prompt on its frame
-                    j = t.first_frame - frames[0]
-                    reg = self._down(t.join_region[None])[0]
-                    pm = lq_masks[:, j] > 0
-                    inter = (pm & reg).flatten(1).sum(1).float()
-                    union = (pm | reg).flatten(1).sum(1).float().clamp(min=1)
-                    picks.append(int((inter / union).argmax()))
-                    ok.append(True)
-                elif t.id in assigned:
-                    picks.append(assigned[t.id])
-                    ok.append(True)
-                else:
-                    picks.append(0)
-                    ok.append(False)
-            t_masks, t_embds = lq_masks, lq_embds
-        # class scores of each target's query, averaged over its clips: the category of an
-        # object whose prompt names none (read by the benchmark model when a writer needs one)
-        t_logits = out["pred_logits"][nq:] if use_prompts else out["pred_logits"][:nq]
-        for i, t in enumerate(active):
-            if not ok[i]:
-                continue
-            k = picks[i]
-            lo = max(t.first_frame - frames[0], 0)
-            self._accumulate(state, t.id, frames[lo:], t_masks[k][lo:])
-            t.embeds.append(t_embds[k][lo:].mean(0))
-            s = t_logits[k].float().sigmoid()
-            t.logit_sum = s if t.logit_sum is None else t.logit_sum + s
-            t.logit_n += 1
-        for t in active:
-            t.join_region = None
+            sel, learn_ok = self._vos_learnable(state, out, frames, is_first, has_app)
+        pm = self._to_input(out["pred_masks"][sel].flatten(0, 1)).view(n, t, hp, wp)
+        pe_ = out["pred_embds"][sel].float()
+        probs = out["pred_logits"][sel].float().sigmoid()
+        quality = mask_quality(pm[..., :h, :w])
+        sem = None
+        if state.task == "pvos" and cfg.pvos_semantic and any(vs["stuff"]) and state.video.class_subset is not None:
+            sem = self._vos_semantic(state, out, t)
+
+        def iou(a: Tensor, b: Tensor) -> Tensor:
+            a, b = a.flatten(1).float(), b.flatten(1).float()
+            return ((a + b) == 2).sum(1) / ((a + b) >= 1).sum(1).clamp(min=1)
+
+        # STEP1: objects whose prompt frame is in this clip
+        if bool(is_first.any()):
+            rows = torch.nonzero(is_first).flatten().tolist()
+            faf = [int(first[r]) - i for r in rows]
+            mm = pm[rows]
+            for j, f in enumerate(frames):
+                embds[f][rows] = pe_[rows, j]
+            gt_first = torch.stack([logits[int(first[r])][r] > 0 for r in rows])
+            is_bg = (mm <= 0).all(0)
+            ar = torch.arange(len(rows))
+            miou = iou(gt_first, mm[ar, faf] > 0)
+            weight = mm.sigmoid() * (miou ** 2 * quality[rows]).view(-1, 1, 1, 1)
+            ids = weight.argmax(0)
+            ids[is_bg] = -1
+            binary = torch.stack([ids == k for k in range(len(rows))]).float()
+            mm = mm * binary
+            miou = iou(gt_first, binary[ar, faf])
+            area = gt_first.flatten(1).sum(1) / (96 * 96)
+            above = miou > 0.15 * area.clamp(max=1)
+            if learn_ok is not None:
+                above = above & learn_ok[rows]
+            for k, r in enumerate(rows):
+                j0 = faf[k] + 1
+                if (not bool(above[k]) and not vs["stuff"][r]) or j0 == t:
+                    continue
+                cur = mm[k, j0:]
+                if sem is not None and vs["stuff"][r] and vs["label"][r] is not None:
+                    cur[sem[j0:] == vs["label"][r]] = 10.0
+                for j in range(j0, t):
+                    logits[frames[j]][r] = cur[j - j0]
+                self._vos_class(targets[r], probs[r])
+
+        # STEP2: tracked objects
+        if bool(has_app.any()):
+            rows = torch.nonzero(has_app).flatten().tolist()
+            m = max(cfg.num_prev_frames_memory, cfg.clip_length)
+            hist = [g for g in range(frames[-1] - m + 1, frames[-1] + 1) if g in embds]
+            stored = torch.stack([embds[g][rows] for g in hist], 1)
+            if learn_ok is None:
+                sim = consistency_similarity(stored, pe_[rows])
+                ok = sim > VOS_CONSISTENCY_THRESHOLD
+            else:
+                sim, ok = vs.pop("learn_sim")[rows], learn_ok[rows]
+            mm, q, e, sim = pm[rows].clone(), quality[rows].clone(), pe_[rows].clone(), sim.clone()
+            mm[~ok], q[~ok], e[~ok], sim[~ok] = 0, 0, 0, 0
+            orig = (mm > 0).flatten(1).sum(1).clamp(min=1)
+            sig = mm.sigmoid()
+            if sem is not None:
+                for k, r in enumerate(rows):
+                    if vs["stuff"][r] and vs["label"][r] is not None:
+                        on = sem == vs["label"][r]
+                        sig[k][on] = 1.0
+                        mm[k][on] = 10.0
+            is_bg = (mm <= 0).all(0)
+            weight = sig * (sim ** 2 * q).view(-1, 1, 1, 1)
+            ids = weight.argmax(0)
+            ids[is_bg] = -1
+            binary = torch.stack([ids == k for k in range(len(rows))]).float()
+            area = binary.flatten(1).sum(1)
+            above = (area / orig > 0.25) & (orig > 0) & (area > 0)
+            binary[~above] = 0
+            mm = mm * binary
+            for j, f in enumerate(frames):
+                logits[f][rows] += mm[:, j]
+                old = embds[f][rows]
+                nonblank = (old != 0).any(-1).float()[:, None]
+                embds[f][rows] = (old + e[:, j]) / (nonblank + 1)
+            for k, r in enumerate(rows):
+                if bool(ok[k]):
+                    self._vos_class(targets[r], probs[r])
+
+        # output: the clip's first frame, or all its frames at the last clip
+        for f in (frames if is_last else frames[:stride]):
+            x = logits[f][:, :h, :w]
+            if (h, w) != self.out_size:
+                x = F.interpolate(x[None], size=self.out_size, mode="bilinear", align_corners=False)[0]
+            pos = x > 0
+            winner = pos.float().argmax(0)
+            fg = pos.any(0)
+            for r, tg in enumerate(targets):
+                mr = (winner == r) & fg
+                if bool(mr.any()):
+                    tg.masks[f] = state.encode(mr)
+        keep_from = frames[stride] if not is_last and t > stride else frames[-1] + 1
+        for f in [f for f in logits if f < keep_from]:
+            del logits[f]
+        m = max(cfg.num_prev_frames_memory, cfg.clip_length)
+        for f in [f for f in embds if f <= frames[-1] - m]:
+            del embds[f]
+
+    @staticmethod
+    def _vos_class(target: Target, probs: Tensor) -> None:
+        """Running sum of the class scores of an object's accepted predictions (ours: the
+        category of an object whose prompt names none, e.g. BURST exemplars)."""
+        target.logit_sum = probs.clone() if target.logit_sum is None else target.logit_sum + probs
+        target.logit_n += 1
+
+    def _vos_learnable(self, state, out, frames, is_first, has_app):
+        """Ablation (prompts not as queries / similarity tracker): each object is read out of
+        the learnable queries: on its prompt frame the query whose mask best overlaps the
+        prompt, later the cosine Hungarian match of stored and current embeddings."""
+        cfg, vs = self.cfg, state.vos
+        nq, n = self.dec.num_queries, len(vs["objects"])
+        masks, embds = out["pred_masks"][:nq], out["pred_embds"][:nq]
+        sel = torch.zeros(n, dtype=torch.long)
+        ok = torch.zeros(n, dtype=torch.bool)
+        sim = torch.zeros(n)
+        i = frames[0]
+        for r in torch.nonzero(is_first).flatten().tolist():
+            f = int(vs["first"][r])
+            reg = self._down((vs["logits"][f][r] > 0)[None])[0]
+            pm = masks[:, f - i] > 0
+            inter = (pm & reg).flatten(1).sum(1).float()
+            union = (pm | reg).flatten(1).sum(1).float().clamp(min=1)
+            sel[r], ok[r] = int((inter / union).argmax()), True
+        rows = torch.nonzero(has_app).flatten().tolist()
+        if rows:
+            m = max(cfg.num_prev_frames_memory, cfg.clip_length)
+            hist = [g for g in range(frames[-1] - m + 1, frames[-1] + 1) if g in vs["embds"]]
+            stored = torch.stack([vs["embds"][g][rows] for g in hist], 1)
+            a, b, sc = cosine_match(stored, embds.float(), cfg.similarity_threshold)
+            for x, y, v in zip(a.tolist(), b.tolist(), sc.tolist()):
+                sel[rows[x]], ok[rows[x]], sim[rows[x]] = y, True, v
+        vs["learn_sim"] = sim
+        return sel, ok
 
     # ------------------------------------------------------------------ RefVOS
     def _clip_refvos(self, state, mf, levels, fidx) -> None:
+        """One clip of the official grounding branch (``inference_video_vos.py``, task
+        'grounding', prompt queries only, 'sep-blocked', l4p in the decoder heads).
+
+        Each expression keeps one embedding slot per frame. The first clip writes its masks and
+        its T per-frame embeddings. Each later clip first appends a slot per new frame (the mean
+        of the last as many slots), then tests consistency: the temporally weighted cosine
+        similarity of the clip's T embeddings with the last max(k, T) slots must exceed
+        ``VOS_CONSISTENCY_THRESHOLD`` (0.5, hard-coded officially). A consistent clip adds its mask
+        logits to its frames (sums; output = sum > 0) and its embeddings average into the last T
+        slots, ``(slot + e) / 2``; an inconsistent one adds nothing and, as the official update
+        does with its zeroed embeddings, halves those slots.
+        """
         exps = state.video.expressions
         if not exps:
             return
@@ -855,6 +1494,7 @@ class StreamingInference:
                 t = self._new_target(state, 0, prompt_id=e["prompt_id"])
                 state.by_obj[e["prompt_id"]] = t
         words, sentence = state.text
+        words, sentence = words.to(self.device), sentence.to(self.device)
         b, t = 1, fidx.numel()
         src, pos, sizes = flatten_levels(self.dec, levels, fidx)
         enc = self.dec.encode_prompts(src, pos, sizes, {"type": "expression", "sentence": sentence[None],
@@ -867,8 +1507,28 @@ class StreamingInference:
             self.stats["proca_calls"] += 1
         nq = self.dec.num_queries
         frames = fidx.tolist()
+        cur = out["pred_embds"][nq:nq + len(exps)].float()  # E, T, C
+        slots = getattr(state, "ref_slots", None)
+        if slots is None:  # first clip: its masks and embeddings are written as they are
+            ok = [True] * len(exps)
+            slots = cur.clone()
+        else:
+            new = frames[-1] - state.ref_slots_end
+            if new > 0:
+                slots = torch.cat([slots, slots[:, -new:].mean(1, keepdim=True).expand(-1, new, -1)], 1)
+            memory = max(self.cfg.num_prev_frames_memory, self.cfg.clip_length)  # official: config T
+            sim = consistency_similarity(slots[:, -memory:], cur)
+            ok = (sim > VOS_CONSISTENCY_THRESHOLD).tolist()
+            last = slots[:, -t:]
+            nonblank = (last != 0).any(-1, keepdim=True).float()
+            add = torch.where(torch.tensor(ok, device=cur.device)[:, None, None], cur, torch.zeros_like(cur))
+            slots = torch.cat([slots[:, :-t], (last + add) / (nonblank + 1.0)], 1)
+        keep = max(self.cfg.num_prev_frames_memory, self.cfg.clip_length, t)
+        state.ref_slots, state.ref_slots_end = slots[:, -keep:], frames[-1]
         for i, e in enumerate(exps):
             tgt = state.by_obj[e["prompt_id"]]
+            if not ok[i]:
+                continue
             self._accumulate(state, tgt.id, frames, out["pred_masks"][nq + i])
             s = out["pred_logits"][nq + i].float().sigmoid().max()
             tgt.logit_sum = s if tgt.logit_sum is None else tgt.logit_sum + s
@@ -876,116 +1536,74 @@ class StreamingInference:
 
     # ------------------------------------------------------------------ VSS
     def _clip_vss(self, state, mf, levels, fidx) -> None:
+        """Official ``save_results_vss``: mask logits bilinear to the input size, cropped, nearest to
+        the output size; query score = class prob x mask quality over the clip at the output size;
+        label = argmax over the benchmark's classes of sum_q score x sigmoid(mask)."""
         out = decode_clip(self.dec, levels, mf, fidx, None, "detection")
         nq = self.dec.num_queries
         masks = out["pred_masks"][:nq]
-        probs = self._class_probs(out["pred_logits"][:nq], state) * mask_quality(masks)[:, None]
+        probs = self._class_probs(out["pred_logits"][:nq], state)
+        sub = state.video.class_subset
+        if sub is not None:
+            probs = probs[:, sub.to(probs.device)]
+        rows, cols = self._nearest_index()
+        # counts at the output size = counts at the input size weighted by nearest multiplicity
+        rm = torch.bincount(rows, minlength=self.resized[0]).float()
+        cm = torch.bincount(cols, minlength=self.resized[1]).float()
+        above = torch.zeros(nq, device=masks.device)
+        nonneg = torch.zeros_like(above)
+        for j in range(masks.shape[1]):
+            x = self._input_frames(masks[:, j])
+            above += torch.einsum("qhw,h,w->q", (x > 1).float(), rm, cm)
+            nonneg += torch.einsum("qhw,h,w->q", (x > -1).float(), rm, cm)
+        probs = probs * (above / nonneg.clamp(min=1))[:, None]
         for j, f in enumerate(fidx.tolist()):
-            m = self._to_input(masks[:, j])[:, :self.resized[0], :self.resized[1]].sigmoid()
+            m = self._input_frames(masks[:, j]).sigmoid()
             sem = torch.einsum("qk,qhw->khw", probs, m).argmax(0)
-            if tuple(sem.shape) != self.out_size:
-                sem = F.interpolate(sem[None, None].float(), size=self.out_size, mode="nearest")[0, 0].long()
+            sem = sem[rows][:, cols]
+            if sub is not None:
+                sem = sub.to(sem.device)[sem]
             state.semantic_frame(f, sem.cpu().numpy())
+
+    def _nearest_index(self):
+        """Source rows and columns (at the resized input size) of every output pixel under
+        ``F.interpolate(mode='nearest')``."""
+        (rh, rw), (oh, ow) = self.resized, self.out_size
+        r = F.interpolate(torch.arange(rh, dtype=torch.float32).view(1, 1, rh, 1), size=(oh, 1), mode="nearest")
+        c = F.interpolate(torch.arange(rw, dtype=torch.float32).view(1, 1, 1, rw), size=(1, ow), mode="nearest")
+        return r.flatten().long().to(self.device), c.flatten().long().to(self.device)
 
     # ------------------------------------------------------------------ finalize a frame
     def _finalize(self, state, f: int, levels, idx: list[int], task: str) -> None:
         buf = state.pending.pop(f, {})
+        state.last_final = (f, buf)
         tmap = {t.id: t for t in state.targets}
         ids = [tid for tid in buf if tid in tmap]
-        if task == "refvos":
+        if task == "refvos":  # summed logits > 0 (the count only rescales them)
             for tid in ids:
                 s, c = buf[tid]
                 tmap[tid].masks[f] = state.encode(self._to_output((s / c)[None])[0])
             return
-        prompted_here = task in ("vos", "pvos") and any(o["frame"] == f for o in state.video.objects)
-        if not ids and not prompted_here:
+        if not ids:
             return
-        logits = torch.stack([buf[i][0] / buf[i][1] for i in ids]) if ids else None
-        pool_masks = {}
-        if task in ("vos", "pvos"):
-            # objects compete per pixel; a prompt mask given on this frame wins its pixels
-            result = {}
-            if ids:
-                full = self._to_input(logits)[:, :self.resized[0], :self.resized[1]]
-                if tuple(full.shape[-2:]) != self.out_size:
-                    full = F.interpolate(full[None], size=self.out_size, mode="bilinear", align_corners=False)[0]
-                best, fg = full.argmax(0), full.amax(0) > 0
-                low_best, low_fg = logits.argmax(0), logits.amax(0) > 0
-                for i, tid in enumerate(ids):
-                    result[tid] = (best == i) & fg
-                    pool_masks[tid] = (low_best == i) & low_fg
-            for o in state.video.objects:
-                if o["frame"] != f or o.get("kind", "mask") != "mask" or o["id"] not in state.by_obj:
-                    continue
-                reg = torch.as_tensor(np.asarray(o["region"]), device=self.device).bool()
-                result = {tid: m & ~reg for tid, m in result.items()}
-                result[state.by_obj[o["id"]].id] = reg
-            for tid, m in result.items():
-                if bool(m.any()):
-                    tmap[tid].masks[f] = state.encode(m)
-        elif task == "vis":
+        logits = torch.stack([buf[i][0] / buf[i][1] for i in ids])
+        if task == "vis":
             out_masks = self._to_output(logits)
             for i, tid in enumerate(ids):
                 if bool(out_masks[i].any()):
                     tmap[tid].masks[f] = state.encode(out_masks[i])
-                pool_masks[tid] = logits[i] > 0
         elif task == "vps":
-            pool_masks = self._panoptic_frame(state, f, ids, logits, tmap)
-        # the finalised masks become the targets' prompt tokens of frame f
-        if self.cfg.tracker == "vs2p" and f in idx:
-            add = [(tid, m) for tid, m in pool_masks.items() if tmap[tid].pooled_upto < f and bool(m.any())]
-            if add:
-                regions = F.interpolate(torch.stack([m for _, m in add])[None].float(), size=self.padded,
-                                        mode="nearest")[0] > 0.5
-                tok, pe = self._tokens(levels, idx.index(f), f, regions, ["mask"] * len(add))
-                for j, (tid, _) in enumerate(add):
-                    tmap[tid].pool.add(tok[j], pe[j])
-                    tmap[tid].pooled_upto = f
+            # summed (not averaged) logits wait for their output window
+            state.hold[f] = {tid: buf[tid][0] for tid in ids}
 
-    def _panoptic_frame(self, state, f: int, ids, logits, tmap) -> dict:
-        cfg = self.cfg
-        things = state.video.thing_classes or set()
-        if logits is None:
-            return {}
-        scores, classes = [], []
-        for tid in ids:
-            cs = tmap[tid].logit_sum
-            s, c = cs.max(-1)
-            scores.append(float(s))
-            classes.append(int(c))
-        scores = torch.tensor(scores, device=logits.device) * mask_quality(logits)
-        for i, tid in enumerate(ids):
-            if classes[i] not in things and tid not in state.thing_segments:
-                scores[i] *= 0.75
-        full = self._to_input(logits)[:, :self.resized[0], :self.resized[1]]
-        if tuple(full.shape[-2:]) != self.out_size:
-            full = F.interpolate(full[None], size=self.out_size, mode="bilinear", align_corners=False)[0]
-        prob_ids = (scores[:, None, None] * full).argmax(0)
-        sig = full.sigmoid()
-        bg = (sig < 0.5).all(0)
-        pool_masks = {}
-        for i, tid in enumerate(ids):
-            win = (prob_ids == i) & ~bg
-            mask = win & (sig[i] >= 0.5)
-            area, orig = int(win.sum()), int((sig[i] >= 0.5).sum())
-            if area == 0 or orig == 0 or not bool(mask.any()):
-                continue
-            isthing = classes[i] in things
-            if isthing:
-                thr = 0.5 * cfg.overlap_threshold if tid in state.thing_segments else cfg.overlap_threshold
-                if area / orig < thr:
-                    continue
-                if tid not in state.thing_segments:
-                    state.thing_segments[tid] = state.next_segment(classes[i], True)
-                seg = state.thing_segments[tid]
-            else:
-                if classes[i] not in state.stuff_segments:
-                    state.stuff_segments[classes[i]] = state.next_segment(classes[i], False)
-                seg = state.stuff_segments[classes[i]]
-            state.add_segment_mask(seg, f, mask)
-            pool_masks[tid] = logits[i] > 0
-        state.flush_segments(f)
-        return pool_masks
+
+def _finish_vis(state) -> None:
+    """Tube class scores and mask-quality factors of every VIS entity (official
+    ``vis_clip_instances_to_coco_json_video`` and ``save_results_vis``)."""
+    ents = state.all_targets
+    for t, qf in zip(ents, tube_quality_factors([t.quality_sum for t in ents])):
+        t.tube_scores = tube_class_scores(torch.stack(t.window_scores))
+        t.quality_factor = qf
 
 
 def stored_embeds(targets: list[Target], n: int, dim: int, device) -> Tensor:
@@ -1010,44 +1628,59 @@ class _VideoState:
         self.pending: dict[int, dict] = {}
         self.by_obj: dict = {}
         self.text = None
-        self.thing_segments: dict[int, dict] = {}
-        self.stuff_segments: dict[int, dict] = {}
+        self.prompts = PromptSlotBuffer()
+        self.last_final: tuple[int, dict] | None = None   # the last finalised frame's accumulations
+        self.vos: dict = {}
+        self.thing_segments: dict[int, int] = {}   # VPS: entity id -> segment id
+        self.stuff_segments: dict[int, int] = {}   # VPS: class -> segment id
         self.segments: list[dict] = []
-        self._seg_frame: dict[int, Tensor] = {}
         self.semantic: dict[int, dict[int, dict]] = {}
+        self.num_slots = 1                       # class/embedding slots per entity (clips so far)
+        self.hold: dict[int, dict] = {}          # VPS: frame -> {entity: summed logits} until output
 
     @staticmethod
     def encode(mask: Tensor) -> dict:
         from univs_bench.io.rle import encode
         return encode(mask.cpu().numpy().astype(np.uint8))
 
-    def next_segment(self, cls: int, isthing: bool) -> dict:
-        seg = {"id": len(self.segments) + 1, "class": cls, "isthing": isthing, "masks": {}}
-        self.segments.append(seg)
-        return seg
+    def panoptic_frame(self, f: int, seg_map: Tensor) -> None:
+        """Store the segments of one panoptic frame (segment ids as officially numbered)."""
+        by_id = {sg["id"]: sg for sg in self.segments}
+        for sid in torch.unique(seg_map).tolist():
+            if sid == 0:
+                continue
+            if sid not in by_id:
+                by_id[sid] = {"id": sid, "class": None, "isthing": None, "masks": {}}
+                self.segments.append(by_id[sid])
+            by_id[sid]["masks"][f] = self.encode(seg_map == sid)
 
-    def add_segment_mask(self, seg: dict, f: int, mask: Tensor) -> None:
-        prev = self._seg_frame.get(seg["id"])
-        self._seg_frame[seg["id"]] = mask if prev is None else (prev | mask)
-
-    def flush_segments(self, f: int) -> None:
-        by_id = {s["id"]: s for s in self.segments}
-        for sid, m in self._seg_frame.items():
-            by_id[sid]["masks"][f] = self.encode(m)
-        self._seg_frame = {}
+    def relabel_things(self, class_mean) -> None:
+        """Segment classes as the official ``vps_output_results``: a thing segment takes its
+        entity's final class (mean of all its class slots), stuff the class it was merged by."""
+        things = self.video.thing_classes or set()
+        tmap = {t.id: t for t in self.all_targets}
+        cls_of = {sid: (int(class_mean(self, tmap[obj]).argmax()), None) for obj, sid in self.thing_segments.items()}
+        cls_of.update({sid: (c, False) for c, sid in self.stuff_segments.items()})
+        for sg in self.segments:
+            c, isthing = cls_of[sg["id"]]
+            sg["class"], sg["isthing"] = c, (c in things) if isthing is None else isthing
+        self.segments.sort(key=lambda sg: sg["id"])
 
     def semantic_frame(self, f: int, sem: np.ndarray) -> None:
         from univs_bench.io.rle import encode
+        for masks in self.semantic.values():  # a frame written again keeps only its new labels
+            masks.pop(f, None)
         for c in np.unique(sem).tolist():
             self.semantic.setdefault(int(c), {})[f] = encode((sem == c).astype(np.uint8))
 
     def nbytes(self) -> int:
         total = 0
+        if self.prompts.tokens is not None:
+            total += 2 * self.prompts.tokens.nelement() * self.prompts.tokens.element_size()
         for t in self.targets:
-            if t.pool.first is not None:
-                tok, pe = t.pool.dense()
-                total += (tok.nelement() + pe.nelement()) * tok.element_size()
             total += sum(e.nelement() * e.element_size() for e in t.embeds)
+        for x in self.vos.get("logits", {}).values():
+            total += x.nelement() * x.element_size()
         for buf in self.pending.values():
             total += sum(s.nelement() * s.element_size() for s, _ in buf.values())
         return total

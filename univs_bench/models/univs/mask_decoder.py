@@ -22,6 +22,10 @@ Facts (univs/modeling/transformer_decoder/video_mask2former_transformer_decoder_
   per frame dotted with the stride-4 mask features, with the frame order of the mask
   embeddings randomly permuted in training; ReID logits in training = Gram matrix of the
   normed query-frame embeddings / sqrt(C); ``pred_embds`` = normed queries (B, Q, T, C).
+* 'l4p' (``forward_prediction_heads``, inference, grounding, ``l4p_enabled = True``): each
+  prompt query's mask is replaced by the mean of it and the mask of the learnable query whose
+  L2-normalised ``decoder_norm`` output is most cosine-similar to it (similarity averaged over
+  the T frames), at every prediction head, before the attention mask is derived from it.
 """
 from __future__ import annotations
 
@@ -118,6 +122,20 @@ def build_self_attn_mask(num_learnable: int, num_prompt: int, num_frames: int,
     return mask
 
 
+def l4p_masks(embeds: Tensor, masks: Tensor, num_learnable: int) -> Tensor:
+    """'l4p': prompt masks averaged with their nearest learnable query's mask.
+
+    ``embeds`` (B, T, Q, C) normed decoder outputs, ``masks`` (B, Q, T, h, w); the last
+    Q - ``num_learnable`` queries are prompts. Nearest = largest cosine similarity averaged over
+    T (official ``forward_prediction_heads``, batch 1; here per video)."""
+    e = F.normalize(embeds, p=2, dim=-1)
+    sim = torch.einsum("btqc,btpc->bqp", e[:, :, :num_learnable], e[:, :, num_learnable:]) / e.shape[1]
+    nearest = sim.argmax(1)  # B, P
+    learn = torch.gather(masks[:, :num_learnable], 1,
+                         nearest[:, :, None, None, None].expand(-1, -1, *masks.shape[2:]))
+    return torch.cat([masks[:, :num_learnable], (masks[:, num_learnable:] + learn) / 2.0], 1)
+
+
 class VideoMaskDecoder(nn.Module):
     """The UniVS predictor (``sem_seg_head.predictor``).
 
@@ -140,16 +158,20 @@ class VideoMaskDecoder(nn.Module):
                  num_classes: int = 80, text_dim: int = 640,
                  self_attn_mask_type: str = "sep", prompt_layers: int = -1,
                  num_prompt_points: int = 32, num_max_frames: int = 128,
-                 shuffle_frames_in_training: bool = True, num_feature_levels: int = 3):
+                 shuffle_frames_in_training: bool = True, num_feature_levels: int = 3,
+                 temporal_code: str = "arbitrary", l4p: bool = True):
         super().__init__()
         if self_attn_mask_type not in SELF_ATTN_MASK_TYPES:
             raise ValueError(f"unknown self-attention mask type {self_attn_mask_type!r}")
         self.hidden_dim, self.num_heads, self.num_layers = hidden_dim, nheads, num_layers
         self.num_queries, self.num_feature_levels = num_queries, num_feature_levels
         self.self_attn_mask_type = self_attn_mask_type
+        self.l4p = l4p
         self.prompt_layers = num_layers if prompt_layers < 0 else prompt_layers
         self.shuffle_frames_in_training = shuffle_frames_in_training
         self.pe_layer = PositionEmbeddingSine3D(hidden_dim // 2, num_max_frames=num_max_frames)
+        # 'fixed': the clip-relative FixedT code (POSITION_EMBEDDING_SINE3D of the Swin-L VIS YAMLs)
+        self.pe_layer.fixed_t = temporal_code == "fixed"
 
         self.transformer_self_attention_layers = nn.ModuleList()
         self.transformer_cross_attention_layers = nn.ModuleList()
@@ -181,6 +203,8 @@ class VideoMaskDecoder(nn.Module):
         self.register_buffer("class_text_embeds", torch.zeros(num_classes, text_dim),
                              persistent=False)
         self.visual_prompt_sampler = VisualPromptSampler(num_prompt_points, stride=8)
+        # seed of the token subset drawn at eval (the official draw is unseeded: see sample_cells)
+        self.eval_prompt_seed = 0
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:
@@ -221,12 +245,18 @@ class VideoMaskDecoder(nn.Module):
             h, w = sizes[-1]
             feats = src[-1].permute(1, 2, 0).reshape(b, t, -1, h, w)
             fpos = pos[-1].permute(1, 2, 0).reshape(b, t, -1, h, w)
+            gen = None if self.training else torch.Generator().manual_seed(self.eval_prompt_seed)
             out = self.visual_prompt_sampler.encode(feats, fpos, self.pe_layer, prompts["videos"],
-                                                    t, training=self.training)
+                                                    t, training=self.training, generator=gen)
             if out is None:
                 return None
             dense, dense_pe, _ = out
             feats_mean, pe_mean = mean_of_nonblank(dense), mean_of_nonblank(dense_pe)
+            if not self.training:
+                # official eval: the ProCA keys come from the first clip's memory pool, the
+                # first-appearance slot + the last max(k, T) of its T slots, every slot holding
+                # the key frame's tokens -> (1 + T) R keys (extract_prompt_features_from_memoey_pool)
+                dense, dense_pe = dense.repeat(1, 1 + t, 1, 1), dense_pe.repeat(1, 1 + t, 1, 1)
             query_pos = pe_mean
             if self.training and torch.rand(1).item() <= 0.5:
                 query_pos = feats_mean
@@ -286,9 +316,11 @@ class VideoMaskDecoder(nn.Module):
         return torch.cat([out_l, q[0].view(n_p, bt, c)])
 
     # ------------------------------------------------------------------ heads
-    def self_attn_mask(self, b: int, t: int, num_prompt: int, task: str, device):
-        mask_type = "sep-blocked" if task == "grounding" else self.self_attn_mask_type
-        if mask_type == "sep-blocked" and self.self_attn_mask_type == "all":
+    def self_attn_mask(self, b: int, t: int, num_prompt: int, task: str, device,
+                       mask_type: str | None = None):
+        base = mask_type or self.self_attn_mask_type
+        mask_type = "sep-blocked" if task == "grounding" else base
+        if mask_type == "sep-blocked" and base == "all":
             mask_type = "all"
         mask = build_self_attn_mask(self.num_queries, num_prompt, t, mask_type)
         if mask is None:
@@ -312,6 +344,8 @@ class VideoMaskDecoder(nn.Module):
         if self.training and self.shuffle_frames_in_training:
             mask_embed = mask_embed[:, torch.randperm(t, device=mask_embed.device)]
         masks = torch.einsum("btqc,btchw->bqthw", mask_embed, mask_features)
+        if task == "grounding" and self.l4p and not self.training and q > self.num_queries:
+            masks = l4p_masks(decoder_output.view(b, t, q, c), masks, self.num_queries)
         attn = F.interpolate(masks.flatten(0, 1), size=target_size, mode="bilinear",
                              align_corners=False)  # B*Q, T, h, w
         attn = attn.view(b, q, t, -1).transpose(1, 2).flatten(0, 1)  # B*T, Q, hw

@@ -55,7 +55,10 @@ class PositionEmbeddingSine3D(nn.Module):
     """Spatial sine + temporal sine of the absolute frame index ('ArbitraryT').
 
     ``forward(x, frame_indices)``: ``x`` is ``(B, T, C, H, W)``, ``frame_indices`` ``(B, T)``
-    (default ``arange(T)``); returns ``(B, T, 2*num_pos_feats, H, W)``.
+    (default ``arange(T)``); returns ``(B, T, 2*num_pos_feats, H, W)``. With ``fixed_t`` set
+    ('FixedT', official ``PositionEmbeddingSine3D`` with normalize=True, used by the Swin-L VIS
+    runs) the temporal code is clip-relative: (t + 1) / (T + 1e-6) * 2 pi for frame t of the
+    clip, whatever the frame indices.
     """
 
     def __init__(self, num_pos_feats: int = 128, num_max_frames: int = 128,
@@ -65,6 +68,7 @@ class PositionEmbeddingSine3D(nn.Module):
         self.num_max_frames = num_max_frames
         self.temperature = temperature
         self.scale = scale
+        self.fixed_t = False
 
     def temporal(self, frame_indices: Tensor) -> Tensor:
         """``(...,)`` frame indices -> ``(..., 2*num_pos_feats)`` temporal code."""
@@ -78,7 +82,11 @@ class PositionEmbeddingSine3D(nn.Module):
         y_embed, x_embed = _normalised_grid(h, w, x.device, self.scale)
         spatial = torch.cat((_sine(y_embed, self.num_pos_feats, self.temperature),
                              _sine(x_embed, self.num_pos_feats, self.temperature)), dim=-1)
-        temporal = self.temporal(frame_indices.to(x.device))  # B, T, C
+        if self.fixed_t:
+            z = torch.arange(1, t + 1, dtype=torch.float32, device=x.device) / (t + 1e-6) * self.scale
+            temporal = _sine(z, 2 * self.num_pos_feats, self.temperature)[None].expand(b, -1, -1)
+        else:
+            temporal = self.temporal(frame_indices.to(x.device))  # B, T, C
         pos = spatial[None, None] + temporal[:, :, None, None, :]
         return pos.permute(0, 1, 4, 2, 3).to(x.dtype)
 

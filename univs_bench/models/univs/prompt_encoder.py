@@ -5,7 +5,8 @@ Facts (univs/modeling/prompt_encoder/prompt_encoder.py and the decoder's
 
 * Visual prompts (point, box, mask; scribbles are handled like masks) are read from the
   1/8-resolution level of the decoder's input features (``prompt_feature_level_index = -1``)
-  on the prompt's key frame: R tokens (``VISUAL_PROMPT_PIXELS_PER_IMAGE`` = 32) sampled inside
+  on the prompt's key frame: R tokens (``VISUAL_PROMPT_PIXELS_PER_IMAGE``: 32 in training; at
+  inference 128 VIS, 64 VPS, 256 VOS/PVOS, 32 RefVOS) sampled inside
   the region with their 3D sine position codes; a point prompt repeats its bilinearly sampled
   feature R times. Blank prompts (empty region) give zero tokens. The tokens are repeated over
   the T frames of the clip. The initial prompt query is the mean of the non-blank tokens plus
@@ -15,21 +16,24 @@ Facts (univs/modeling/prompt_encoder/prompt_encoder.py and the decoder's
   language-to-image cross-attention over the three image levels; category prompts get
   ``prompt_detection``, expressions ``prompt_grounding`` (the sentence token is the query, the
   1 + 77 tokens are its ProCA keys).
-* Memory pool: a target keeps the prompt tokens of the frame where it first appeared and of
-  the last k frames (``NUM_PREV_FRAMES_MEMORY`` = 5).
+* Memory pool at inference (:class:`PromptSlotBuffer`): one slot of R tokens per frame; the
+  ProCA keys are the first-appearance slot and the last max(k, T) slots (k =
+  ``NUM_PREV_FRAMES_MEMORY``, 5 for R50, 6 for Swin).
 
 The layers with parameters live in the mask decoder (official names); this module holds the
 parameter-free logic.
 """
 from __future__ import annotations
 
-from collections import deque
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 VISUAL_PROMPT_KINDS = ("point", "box", "mask", "scribble")
+# token sampling inside a mask: the official random subset, or (our variant) evenly spaced cells
+# 'raster': the first R cells in raster order = the official draw with torch.randperm stubbed by
+# torch.arange (how the official-inference oracle makes its unseeded draw reproducible)
+SAMPLINGS = ("random", "linspace", "raster")
 
 
 def region_to_feature_grid(region: Tensor, size: tuple[int, int], stride: int,
@@ -37,14 +41,20 @@ def region_to_feature_grid(region: Tensor, size: tuple[int, int], stride: int,
     """Binary region (H, W) at input resolution -> (h, w) bool cells at the feature level.
 
     The region is zero-padded to ``size * stride`` (the padded image). Masks use nearest
-    sampling (official); boxes and scribbles keep every touched cell so thin strokes survive.
+    sampling (cell (i, j) = pixel (stride i, stride j)); a non-empty mask that leaves no cell
+    selects the whole grid (official ``get_mask_prompt``: threshold ``min(0.5, max)`` = 0).
+    Boxes and scribbles keep every touched cell so thin strokes survive (ours: the official
+    inference only takes masks).
     """
     h, w = size
     full = region.new_zeros((h * stride, w * stride), dtype=torch.float32)
     rh, rw = min(region.shape[-2], h * stride), min(region.shape[-1], w * stride)
     full[:rh, :rw] = region[:rh, :rw].float()
     if kind == "mask":
-        return F.interpolate(full[None, None], size=(h, w), mode="nearest")[0, 0] > 0.5
+        cells = F.interpolate(full[None, None], size=(h, w), mode="nearest")[0, 0] > 0.5
+        if not cells.any() and bool(full.any()):
+            cells = torch.ones_like(cells)
+        return cells
     return F.adaptive_max_pool2d(full[None, None], (h, w))[0, 0] > 0
 
 
@@ -58,11 +68,21 @@ def region_point(region: Tensor, size: tuple[int, int], stride: int) -> Tensor |
 
 
 def sample_cells(cells: Tensor, num_points: int, generator: torch.Generator | None = None,
-                 random: bool = True) -> Tensor:
+                 random: bool = True, raster: bool = False) -> Tensor:
     """Flat indices of ``num_points`` True cells of ``cells`` (h, w): a random subset when there
-    are enough (evenly spaced when ``random`` is False), else all of them repeated cyclically."""
+    are enough (evenly spaced when ``random`` is False), else all of them repeated cyclically.
+
+    Official ``get_dense_features``: ``torch.randperm`` of the cells, first R, in training and
+    at inference, from the global RNG, which the official test never seeds (detectron2
+    ``SEED = -1``: a new seed per run), so the official choice is not reproducible. Ours draws
+    the same uniform subset from ``generator`` (seeded by the caller). Below R cells there is no
+    randomness (raster order repeated), so outputs are then identical to the official ones; the
+    mean and the attention over the tokens do not depend on their order.
+    """
     idx = torch.nonzero(cells.flatten()).reshape(-1)
     if idx.numel() >= num_points:
+        if raster:
+            return idx[:num_points]
         if random:
             perm = torch.randperm(idx.numel(), generator=generator)
             return idx[perm[:num_points].to(idx.device)]
@@ -83,8 +103,10 @@ class VisualPromptSampler:
     code does for batching), and ``valid`` (B, P) marks the real ones.
     """
 
-    def __init__(self, num_points: int = 32, stride: int = 8):
-        self.num_points, self.stride = num_points, stride
+    def __init__(self, num_points: int = 32, stride: int = 8, sampling: str = "random"):
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        self.num_points, self.stride, self.sampling = num_points, stride, sampling
 
     @torch.no_grad()
     def encode(self, feats: Tensor, pos: Tensor, pe_layer, prompts: list[dict],
@@ -123,7 +145,10 @@ class VisualPromptSampler:
                     toks.append(f.new_zeros(self.num_points, c))
                     pes.append(f.new_zeros(self.num_points, c))
                     continue
-                idx = sample_cells(cells, self.num_points, generator, random=training)
+                if self.sampling == "raster":
+                    idx = sample_cells(cells, self.num_points, raster=True)
+                else:
+                    idx = sample_cells(cells, self.num_points, generator, random=self.sampling == "random")
                 toks.append(f.flatten(1)[:, idx].t())
                 pes.append(ps.flatten(1)[:, idx].t())
             per_video.append((torch.stack(toks) if toks else f.new_zeros(0, self.num_points, c),
@@ -153,52 +178,223 @@ def mean_of_nonblank(tokens: Tensor) -> Tensor:
     return tokens.sum(1) / count.unsqueeze(-1).to(tokens.dtype)
 
 
-class PromptMemoryPool:
-    """Per-target memory of prompt tokens: the first frame's tokens and the last ``k`` frames'.
+class PromptSlotBuffer:
+    """The official per-frame prompt memory of a video's prompted targets (all targets share it).
 
-    ``add(tokens, pe)`` with (R, C) tensors per processed frame; ``dense()`` returns the
-    concatenation ``[first, last_k...]`` along the token axis ((1 + k') * R, C), used as ProCA
-    keys (and their positions) when the target is propagated through a long video.
+    ``tokens``/``pe`` are (N, S, R, C): one slot per frame, slot index = position in the
+    tensor exactly as the official ``targets['prompt_feats']`` (``start`` is the frame of slot
+    0, kept for reading). Facts (``prompt_encoder.py`` ``VisualPromptSampler``
+    ``process_per_video_inference``, ``zero_pad_prompt``, ``process_per_video_inference_prev_frame``;
+    decoder ``forward_prompt_encoder``, ``extract_prompt_features_from_memoey_pool``):
+
+    * first clip: every one of the ``clip_length`` slots holds the key frame's tokens
+      (:meth:`fill`); later clips append one blank slot per stride (:meth:`pad`) and re-sample
+      the clip's first T - stride frames from the current masks, each non-empty one
+      overwriting its slot *and every later slot* (:meth:`write_from`), so the new frame's
+      slot copies frame T - 2's tokens;
+    * prompt query of frame t of a clip (:meth:`frame_queries`): mean of the non-blank tokens
+      of the slot of frame t (the last T slots) + ``prompt_sot``; position = mean of the
+      non-blank positions;
+    * ProCA keys (:meth:`keys`): the slot of the first-appearance index (the last slot when
+      that index is >= S - 1 or negative) followed by the last max(k, clip_length) slots,
+      blank (zero) tokens included and never masked.
+
+    The official buffer grows with the video; only the last ``max(k, clip_length)`` slots and
+    each target's first-appearance slot are ever read again, so :meth:`trim` drops older
+    slots (keeping a frozen copy of a target's first-appearance slot) without changing any
+    output: tensor indices stay the official ones (``base`` slots dropped so far).
     """
 
-    def __init__(self, num_prev_frames: int = 5):
-        self.num_prev_frames = num_prev_frames
-        self.first: tuple[Tensor, Tensor] | None = None
-        self.recent: deque = deque(maxlen=num_prev_frames)
+    def __init__(self, num_prev_frames_memory: int = 5, clip_length: int = 5):
+        self.memory = max(int(num_prev_frames_memory), int(clip_length))
+        self.clip_length = int(clip_length)
+        self.tokens: Tensor | None = None
+        self.pe: Tensor | None = None
+        self.start = 0
+        self._reset_frozen()
 
-    def add(self, tokens: Tensor, pe: Tensor) -> None:
-        if self.first is None:
-            self.first = (tokens.detach(), pe.detach())
-        self.recent.append((tokens.detach(), pe.detach()))
+    def _reset_frozen(self) -> None:
+        self.base = 0
+        self.frozen_tok = self.frozen_pe = self.frozen_idx = None
+        if self.tokens is not None:
+            n, _, r, c = self.tokens.shape
+            self.frozen_tok = self.tokens.new_zeros(n, r, c)
+            self.frozen_pe = self.tokens.new_zeros(n, r, c)
+            self.frozen_idx = torch.full((n,), -2, dtype=torch.long)
 
     def __len__(self) -> int:
-        return len(self.recent)
+        return 0 if self.tokens is None else self.base + self.tokens.shape[1]
 
-    def dense(self) -> tuple[Tensor, Tensor]:
-        if self.first is None:
-            raise ValueError("the prompt memory pool is empty")
-        items = [self.first] + list(self.recent)
-        return torch.cat([t for t, _ in items]), torch.cat([p for _, p in items])
+    @property
+    def num_targets(self) -> int:
+        return 0 if self.tokens is None else self.tokens.shape[0]
+
+    def create(self, n: int, r: int, c: int, num_slots: int, start: int, device=None,
+               dtype=torch.float32) -> None:
+        """A blank buffer of ``n`` targets and ``num_slots`` slots, slot 0 = frame ``start``."""
+        self.tokens = torch.zeros(n, num_slots, r, c, device=device, dtype=dtype)
+        self.pe = torch.zeros_like(self.tokens)
+        self.start = start
+        self._reset_frozen()
+
+    def fill(self, tokens: Tensor, pe: Tensor, start: int = 0) -> None:
+        """First clip: every slot (``clip_length`` of them) holds ``tokens`` (N, R, C)."""
+        s = self.clip_length
+        self.tokens = tokens[:, None].repeat(1, s, 1, 1).clone()
+        self.pe = pe[:, None].repeat(1, s, 1, 1).clone()
+        self.start = start
+        self._reset_frozen()
+
+    def add_targets(self, n: int) -> None:
+        """Append ``n`` targets whose slots are all blank (official ``prompt_feats_pad``)."""
+        if self.tokens is None or n <= 0:
+            return
+        z = self.tokens.new_zeros(n, *self.tokens.shape[1:])
+        self.tokens, self.pe = torch.cat([self.tokens, z]), torch.cat([self.pe, z.clone()])
+        zf = self.frozen_tok.new_zeros(n, *self.frozen_tok.shape[1:])
+        self.frozen_tok, self.frozen_pe = torch.cat([self.frozen_tok, zf]), torch.cat([self.frozen_pe, zf])
+        self.frozen_idx = torch.cat([self.frozen_idx, torch.full((n,), -2, dtype=torch.long)])
+
+    def pad(self, n: int = 1) -> None:
+        """Append ``n`` blank slots (the clip's new frames)."""
+        z = self.tokens.new_zeros(self.tokens.shape[0], n, *self.tokens.shape[2:])
+        self.tokens, self.pe = torch.cat([self.tokens, z], 1), torch.cat([self.pe, z.clone()], 1)
+
+    def write_from(self, slot: int, tokens: Tensor, pe: Tensor, rows: Tensor) -> None:
+        """Slots ``slot:`` (tensor index, negative allowed) of targets ``rows`` (bool (N,) or
+        indices) <- ``tokens``/``pe`` of those rows ((N, R, C), indexed by ``rows`` too)."""
+        self.tokens[rows, slot:] = tokens[rows][:, None]
+        self.pe[rows, slot:] = pe[rows][:, None]
+
+    def write_slot(self, slot: int, tokens: Tensor, pe: Tensor, rows: Tensor) -> None:
+        """Only slot ``slot`` (tensor index >= ``base``) of targets ``rows`` <- ``tokens``/``pe``."""
+        self.tokens[rows, slot - self.base] = tokens
+        self.pe[rows, slot - self.base] = pe
+
+    def trim(self, first_index: Tensor) -> None:
+        """Drop slots that can no longer be read (all but the last max(k, clip_length)),
+        freezing each target's first-appearance slot ``first_index`` (N,) when dropped."""
+        if self.tokens is None:
+            return
+        drop = self.tokens.shape[1] - self.memory
+        if drop <= 0:
+            return
+        first = torch.as_tensor(first_index, dtype=torch.long)
+        for r in range(min(first.numel(), self.tokens.shape[0])):
+            j = int(first[r]) - self.base
+            if 0 <= j < drop:
+                self.frozen_tok[r], self.frozen_pe[r] = self.tokens[r, j], self.pe[r, j]
+                self.frozen_idx[r] = int(first[r])
+        self.tokens, self.pe = self.tokens[:, drop:].clone(), self.pe[:, drop:].clone()
+        self.base += drop
+
+    def frame_queries(self, t: int, rows=None) -> tuple[Tensor, Tensor]:
+        """Per-frame query content (before ``prompt_sot``) and position (N, t, C): the mean
+        non-blank token of each of the last ``t`` slots."""
+        tok, pe = self.tokens[:, -t:], self.pe[:, -t:]
+        if rows is not None:
+            tok, pe = tok[rows], pe[rows]
+        return _mean_nonblank_slots(tok), _mean_nonblank_slots(pe)
+
+    def keys(self, first_index: Tensor, rows=None) -> tuple[Tensor, Tensor]:
+        """ProCA keys and positions (N, (1 + m) R, C), m = min(max(k, clip_length), S)."""
+        s = len(self)
+        first = torch.as_tensor(first_index, dtype=torch.long).clone()
+        first[(first >= s - 1) | (first < 0)] = s - 1
+        tok, pe = self.tokens, self.pe
+        f_tok, f_pe, f_idx = self.frozen_tok, self.frozen_pe, self.frozen_idx
+        if rows is not None:
+            tok, pe, f_tok, f_pe, f_idx = tok[rows], pe[rows], f_tok[rows], f_pe[rows], f_idx[rows]
+        ar = torch.arange(tok.shape[0])
+        kept = first >= self.base
+        j = (first - self.base).clamp(min=0)
+        # a dropped slot: the frozen copy if it is this target's, else blank (never written)
+        old = (f_idx == first)[:, None, None].to(f_tok.dtype)
+        first_tok = torch.where(kept[:, None, None].to(tok.device), tok[ar, j], f_tok * old.to(tok.device))
+        first_pe = torch.where(kept[:, None, None].to(tok.device), pe[ar, j], f_pe * old.to(tok.device))
+        k_tok = torch.cat([first_tok[:, None], tok[:, -self.memory:]], 1).flatten(1, 2)
+        k_pe = torch.cat([first_pe[:, None], pe[:, -self.memory:]], 1).flatten(1, 2)
+        return k_tok, k_pe
+
+
+def _mean_nonblank_slots(x: Tensor) -> Tensor:
+    """(N, S, R, C) -> (N, S, C): mean over R of the tokens that are not all zero."""
+    count = (~(x == 0).all(-1)).sum(2).clamp(min=1)
+    return x.sum(2) / count.unsqueeze(-1).to(x.dtype)
 
 
 class TextPromptEncoder:
-    """Expressions -> CLIP features, with a frozen text encoder kept out of the model state.
+    """Expressions and category names -> CLIP features (official ``get_expression_prompt``).
 
-    ``encode(expressions)`` returns ``(word_feats (E, 77, D), sentence_feats (E, D))``: word
-    features from the first template, sentence features averaged over all templates (UniVS's
-    ``get_expression_prompt``; the official template list is long, give it via ``templates``).
+    ``encode(expressions)`` returns ``(word_feats (E, L, D), sentence_feats (E, D))``: each
+    expression is cleaned (``clean_expression``, as ``transform_expressions`` does at test time),
+    put into every template (default the 81 official ones); the sentence feature is the mean of
+    the templates' EOT features and the word features are all L = 77 token features of the first
+    template ("{}."). ``encode_classes(names)`` gives one (D,) feature per name: the mean EOT
+    feature over the templates (``clip_prompt_utils.pre_tokenize`` + ``extract_class_embed``).
+    ``clean=False`` keeps expressions as given (training on already clean text).
+
+    The encoder is causal, so a token's feature depends only on the tokens before it: every
+    template but the first is run only up to its longest EOT position (same numbers, a fraction
+    of the work). A frozen encoder's features are cached per cleaned expression.
     """
 
-    def __init__(self, text_encoder, tokenizer, templates: tuple[str, ...] = ("{}.",)):
-        self.text_encoder, self.tokenizer, self.templates = text_encoder, tokenizer, templates
+    def __init__(self, text_encoder, tokenizer, templates: tuple[str, ...] | None = None,
+                 clean: bool = True):
+        from .text_encoder import PROMPT_TEMPLATES
+        self.text_encoder, self.tokenizer = text_encoder, tokenizer
+        self.templates = tuple(templates) if templates else PROMPT_TEMPLATES
+        self.clean = clean
+        self._cache: dict = {}
 
-    @torch.no_grad()
+    def _features(self, texts: list[str], device, need_words: bool):
+        tokens = self.tokenizer(texts).to(device)
+        eot_pos = tokens.argmax(-1)
+        words = None
+        if need_words:
+            words, first = self.text_encoder.encode_text(tokens[:1], only_eot=False)
+            words = words[0]
+        if tokens.shape[0] > (1 if need_words else 0):
+            rest = tokens[1:] if need_words else tokens
+            rest = rest[:, :int(eot_pos.max()) + 1]
+            eots = self.text_encoder.encode_text(rest)
+            eots = torch.cat([first, eots]) if need_words else eots
+        else:
+            eots = first
+        return words, eots
+
+    def _device(self, device):
+        own = next(self.text_encoder.parameters()).device
+        if device is None:
+            return own
+        device = torch.device(device)
+        if own != device and not any(p.requires_grad for p in self.text_encoder.parameters()):
+            self.text_encoder.to(device)  # the frozen encoder lives outside the model's .to()
+        return device
+
     def encode(self, expressions: list[str], device=None):
-        device = device or next(self.text_encoder.parameters()).device
+        from .text_encoder import clean_expression
+        device = self._device(device)
+        frozen = not any(p.requires_grad for p in self.text_encoder.parameters())
         words, sentences = [], []
         for exp in expressions:
-            tokens = self.tokenizer([tpl.replace("{}", exp) for tpl in self.templates]).to(device)
-            w, s = self.text_encoder.encode_text(tokens, only_eot=False)
-            words.append(w[0])
-            sentences.append(s.mean(0))
+            exp = clean_expression(exp) if self.clean else exp
+            hit = self._cache.get(exp) if frozen else None
+            if hit is None:
+                w, eots = self._features([tpl.replace("{}", exp) for tpl in self.templates], device, True)
+                hit = (w, eots.mean(0))
+                if frozen:  # a frozen encoder's features of a text never change
+                    if len(self._cache) >= 4096:
+                        self._cache.clear()
+                    self._cache[exp] = (hit[0].detach(), hit[1].detach())
+            words.append(hit[0].to(device))
+            sentences.append(hit[1].to(device))
         return torch.stack(words), torch.stack(sentences)
+
+    @torch.no_grad()
+    def encode_classes(self, names: list[str], device=None) -> Tensor:
+        from .text_encoder import clean_class_name
+        device = self._device(device)
+        out = [self._features([tpl.replace("{}", clean_class_name(n)) for tpl in self.templates], device,
+                              False)[1].mean(0) for n in names]
+        return torch.stack(out) if out else torch.zeros(0, self.text_encoder.text_projection.shape[1])

@@ -145,29 +145,50 @@ class UniVS(BaseModel):
                 pass
         # frozen CLIP text encoder for expressions, kept out of the state dict (official too)
         object.__setattr__(self, "text_prompt_encoder", None)
+        self.text_encoder_info = None
         if text_encoder is not None:
             self._build_text_encoder(dict(text_encoder))
         if class_embeds_path:
             from .checkpoint import load_checkpoint_file
             emb = load_checkpoint_file(class_embeds_path)
-            self.sem_seg_head.predictor.set_class_embeddings(torch.as_tensor(emb).float())
+            if isinstance(emb, dict):
+                found = [v for v in emb.values() if hasattr(v, "shape")]
+                if not found:
+                    raise ValueError(f"class_embeds_path {class_embeds_path}: no tensor in the file "
+                                     f"(keys: {sorted(map(str, emb))[:10]})")
+                emb = found[0]
+            try:
+                self.sem_seg_head.predictor.set_class_embeddings(torch.as_tensor(emb).float())
+            except ValueError as e:
+                raise ValueError(f"class_embeds_path {class_embeds_path}: {e}") from None
         if frozen_backbone:
             self.backbone.requires_grad_(False)
         if frozen_pixel_decoder:
             self.sem_seg_head.pixel_decoder.requires_grad_(False)
 
     def _build_text_encoder(self, cfg: dict) -> None:
+        """``text_encoder`` dict: ``CLIPTextEncoder`` sizes, ``weights`` (RegionCLIP language
+        weights, official key names), ``bpe_path`` (default: the installed CLIP vocabulary),
+        ``templates`` (default: the 81 official ones), ``trainable`` (True: the encoder is a
+        submodule, trained and saved with the model, as ``univs_tiny``'s small one; False: frozen
+        and kept out of the state dict, as the official RegionCLIP encoder)."""
         from .prompt_encoder import TextPromptEncoder
         from .text_encoder import CLIPTextEncoder, build_tokenizer
         weights = cfg.pop("weights", None)
         bpe_path = cfg.pop("bpe_path", None)
-        templates = tuple(cfg.pop("templates", ("{}.",)))
+        templates = cfg.pop("templates", None)
+        trainable = bool(cfg.pop("trainable", False))
+        tokenizer = build_tokenizer(bpe_path)
         enc = CLIPTextEncoder(**cfg)
+        self.text_encoder_info = {"weights": weights, "trainable": trainable}
         if weights:
-            enc.load_official(weights)
-        enc.eval().requires_grad_(False)
+            self.text_encoder_info.update(enc.load_official(weights))
+        if trainable:
+            self.text_encoder = enc
+        else:
+            enc.eval().requires_grad_(False)
         object.__setattr__(self, "text_prompt_encoder",
-                           TextPromptEncoder(enc, build_tokenizer(bpe_path), templates))
+                           TextPromptEncoder(enc, tokenizer, tuple(templates) if templates else None))
 
     # ------------------------------------------------------------------ prompts
     def _prompts_from_samples(self, samples: list[dict], t: int, device):
