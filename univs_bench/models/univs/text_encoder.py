@@ -306,7 +306,7 @@ class CLIPTextEncoder(nn.Module):
         """Load RegionCLIP language weights (a file or a state dict) through
         :func:`map_official_keys`; returns ``{'loaded': n, 'sha256': ...}``. Anything missing,
         unexpected or of another shape raises ``ValueError`` naming the keys."""
-        from .checkpoint import load_checkpoint_file
+        from .checkpoint_file import load_checkpoint_file
         sha = None
         if isinstance(path_or_state, (str, os.PathLike)):
             sha = _file_sha256(str(path_or_state))

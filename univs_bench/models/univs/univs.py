@@ -149,7 +149,7 @@ class UniVS(BaseModel):
         if text_encoder is not None:
             self._build_text_encoder(dict(text_encoder))
         if class_embeds_path:
-            from .checkpoint import load_checkpoint_file
+            from .checkpoint_file import load_checkpoint_file
             emb = load_checkpoint_file(class_embeds_path)
             if isinstance(emb, dict):
                 found = [v for v in emb.values() if hasattr(v, "shape")]
