@@ -647,3 +647,24 @@ def test_burst_runs_on_its_annotated_frames_only(tmp_path, tiny, monkeypatch):
     loaded.clear()
     model.predict_video(model_inputs(item), ann.metainfo, bench)
     assert max(loaded) == item.video.num_frames - 1
+
+
+def test_predict_video_on_synthetic_viposeg(tmp_path, tiny):
+    """PVOS end to end with univs_tiny (its 40 classes cannot hold VIPSeg's: no semantic help,
+    no error); prompts carry their object's class."""
+    from univs_bench.benchmarks import get_benchmark
+    from univs_bench.data_converters import bench_data
+    from univs_bench.runner import Runner, model_inputs
+    from univs_bench.synthetic import SynthConfig
+    runner = Runner("first_frame_copy", work_dir=str(tmp_path), progress=False,
+                    synth_cfg=SynthConfig(videos=1, frames=4, size=(48, 64)))
+    bench = get_benchmark("viposeg")
+    ann = runner.annotations(bench, bench_data(bench.name), runner.bench_root(bench))
+    item = ann.data_list[0]
+    assert item.prompts and all(p.category is not None for p in item.prompts)
+    import copy
+    model = copy.copy(tiny)
+    model.options = {"clip_length": 2}
+    pred = model.predict_video(model_inputs(item), ann.metainfo, bench)
+    pred.check(ann.metainfo, prediction=True)
+    assert {t.id for t in pred.tracks} == {p.target for p in item.prompts}
