@@ -19,11 +19,8 @@ from tools.oracle import compare, fill
 SETUPS = compare.setups()
 # Measured with the code of this branch (python -m tools.oracle.compare); see NOTES/oracle.md.
 XFAIL = {
-    "vos": "official VOS procedure not reproduced yet: object IoU 0.695 / 0.154",
-    "pvos": "official PVOS procedure not reproduced yet: min object IoU 0.143 (6 objects)",
     "vss": "official VSS procedure not reproduced yet: 30/30 classes, min class IoU 0.75",
     "vps": "official VPS procedure not reproduced yet: 12 official segments, 8 missing, min IoU 0.40",
-    "burst": "official BURST procedure not reproduced yet (annotated frames only, VOS path): track IoU 0.317 / 0.167",
     "refvos": "no RegionCLIP text encoder on our side yet (hashed words): object IoU 0.031 0.0 0.0 0.164, 1 missing",
     "vis": "official VIS procedure not reproduced yet: tube IoU 0.973, score diff 0.0129",
 }
@@ -89,8 +86,6 @@ def test_tensor_mode_learnable_queries_match_official(tensor_res):
         assert compare.tensor_close(res[k]), (k, res[k])
 
 
-@pytest.mark.xfail(strict=True, reason="prompt memory not built the official way yet: prompt-query "
-                   "max diff logits 0.028, masks 4.0 (of 128), embeddings 0.116")
 def test_tensor_mode_prompt_queries_match_official(tensor_res):
     """Issue 10 'Done when' 3: prompt-query outputs within 1e-4 (relative to their scale)."""
     res = tensor_res
