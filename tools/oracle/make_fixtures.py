@@ -1,0 +1,241 @@
+"""Run the official UniVS inference on the oracle videos and write the official outputs.
+
+    python tools/oracle/make_fixtures.py --univs /path/UniVS --detectron2 /path/detectron2 \\
+        --site /path/site --out tests/fixtures/official_inference [--setups vos vis ...]
+
+``--univs``: a checkout of MinghanLi/UniVS at 7415d31; ``--detectron2``: facebookresearch/detectron2
+source (no compiled extension needed); ``--site``: a ``pip install --target`` folder with
+detectron2's pure-Python dependencies (fvcore iopath yacs omegaconf antlr4-python3-runtime
+portalocker cloudpickle einops ftfy regex wcwidth). Each setup writes
+``<out>/<setup>/inputs/`` (the video in our raw benchmark layout, read by ``univs-bench run``)
+and ``<out>/<setup>/official/`` (what the official code wrote, in the benchmark's submission
+format), plus ``<out>/<setup>/setup.json`` (config, overrides, what our side must set).
+See tests/fixtures/official_inference/README.md for the settings and stubs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools.oracle import fill, official, scenes  # noqa: E402
+
+H, W, FRAMES = 120, 160, 7
+TEST_SIZE = H   # short side at test time: frames keep their size (official scripts: 640)
+
+
+def palette() -> list[int]:
+    """The PASCAL/DAVIS palette (colour of id i from the bits of i)."""
+    pal = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        pal += [r, g, b]
+    return pal
+
+
+def save_jpg(arr, path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path, quality=95)
+
+
+def save_png(lab, path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im = Image.fromarray(lab.astype(np.uint8), mode="P")
+    im.putpalette(palette())
+    im.save(path)
+
+
+def rle(mask: np.ndarray) -> dict:
+    import pycocotools.mask as mask_util
+    r = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+    r["counts"] = r["counts"].decode()
+    return r
+
+
+def bbox(mask: np.ndarray) -> list[float]:
+    ys, xs = np.nonzero(mask)
+    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+
+
+def common_opts(out_dir: Path, cls_emb: Path) -> list[str]:
+    """Overrides of every setup: the R50 stage-3 script flags, CPU, the small test size."""
+    return ["MODEL.UniVS.TEST.NUM_PREV_FRAMES_MEMORY", "5", "INPUT.SAMPLING_FRAME_NUM", "5",
+            "INPUT.MIN_SIZE_TEST", str(TEST_SIZE), "INPUT.LSJ_AUG.SQUARE_ENABLED", "False",
+            "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "", "MODEL.UniVS.CLIP_CLASS_EMBED_PATH", str(cls_emb),
+            "OUTPUT_DIR", str(out_dir)]
+
+
+def build_model(cfg):
+    import torch
+    from detectron2.modeling import build_model as d2_build
+    model = d2_build(cfg)
+    res = model.load_state_dict(fill.filled_state_dict("r50"), strict=False)
+    missing = [k for k in res.missing_keys]
+    if missing or res.unexpected_keys:
+        raise RuntimeError(f"filled weights do not fit the official model: missing {missing[:5]}, "
+                           f"unexpected {res.unexpected_keys[:5]}")
+    model.eval()
+    torch.set_grad_enabled(False)
+    return model
+
+
+def run_dataset(cfg, model, dataset_name: str):
+    """The official test loop for one dataset: builtin registration, the official test mapper
+    (``UniVidDatasetMapper(is_train=False)``), ``model([inputs])`` per video (eval mode)."""
+    from detectron2.data import DatasetCatalog
+    from univs.data import UniVidDatasetMapper
+    mapper = UniVidDatasetMapper(cfg, is_train=False, dataset_name=dataset_name)
+    outs = []
+    for d in DatasetCatalog.get(dataset_name):
+        inputs = mapper(d)
+        outs.append((inputs, model([inputs])))
+    return outs
+
+
+# ----------------------------------------------------------------------------- VOS (DAVIS 2017)
+VOS_SEQ = "twoobj"
+
+
+def setup_vos(args, work: Path, root: Path, out: Path, cls_emb: Path):
+    frames, labels = scenes.render(scenes.VOS_OBJECTS, H, W, FRAMES)
+    inp = out / "inputs" / "davis17" / "DAVIS"
+    for t in range(FRAMES):
+        save_jpg(frames[t], inp / "JPEGImages" / "480p" / VOS_SEQ / f"{t:05d}.jpg")
+        save_png(labels[t], inp / "Annotations" / "480p" / VOS_SEQ / f"{t:05d}.png")
+    (inp / "ImageSets" / "2017").mkdir(parents=True, exist_ok=True)
+    (inp / "ImageSets" / "2017" / "val.txt").write_text(VOS_SEQ + "\n")
+    # official layout (builtin.py 'sot_davis17_val'): Full-Resolution frames, a YTVIS-style json
+    # holding each object's mask on its first-appearance frame only (semi-supervised val).
+    ds = root / "datasets" / "DAVIS"
+    shutil.copytree(inp / "JPEGImages" / "480p", ds / "JPEGImages" / "Full-Resolution")
+    shutil.copytree(inp / "Annotations" / "480p", ds / "Annotations" / "Full-Resolution")
+    anns = []
+    for k in sorted(set(np.unique(labels)) - {0}):
+        m = labels == k
+        first = int(np.nonzero(m.reshape(FRAMES, -1).any(1))[0][0])
+        segs = [rle(m[t]) if t == first else None for t in range(FRAMES)]
+        boxes = [bbox(m[t]) if t == first else None for t in range(FRAMES)]
+        anns.append({"id": int(k), "video_id": 1, "category_id": 1, "iscrowd": 0, "segmentations": segs,
+                     "bboxes": boxes, "areas": [float(m[t].sum()) if t == first else None for t in range(FRAMES)]})
+    doc = {"videos": [{"id": 1, "file_names": [f"{VOS_SEQ}/{t:05d}.jpg" for t in range(FRAMES)],
+                       "height": H, "width": W, "length": FRAMES}],
+           "categories": [{"id": 1, "name": "object"}], "annotations": anns}
+    (ds / "2017_val.json").write_text(json.dumps(doc))
+    config = "configs/univs_inf/vids/vos/univs_R50_vos_davis17_c1+univs.yaml"
+    opts = ["MODEL.UniVS.MASKDEC_SELF_ATTN_MASK_TYPE", "sep", *common_opts(work / "out", cls_emb),
+            "DATASETS.TEST", '("sot_davis17_val", )']
+    cfg = official.setup_cfg(args.univs, config, opts)
+    model = build_model(cfg)
+    run_dataset(cfg, model, "sot_davis17_val")
+    res = work / "out" / "inference" / "Annotations"
+    dst = out / "official" / "davis17"
+    shutil.copytree(res, dst, dirs_exist_ok=True)
+    return {"config": config, "overrides": opts_public(opts), "benchmark": "davis17",
+            "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/davis17/<seq>/<frame>.png"}
+
+
+def opts_public(opts: list[str]) -> list[str]:
+    """Overrides with the machine-specific paths blanked (for setup.json)."""
+    out = []
+    for i in range(0, len(opts), 2):
+        k, v = opts[i], opts[i + 1]
+        if k in ("OUTPUT_DIR", "MODEL.UniVS.CLIP_CLASS_EMBED_PATH"):
+            v = "<tmp>/" + Path(v).name
+        out += [k, v]
+    return out
+
+
+# ----------------------------------------------------------------------------- VIS (YouTube-VIS 2021)
+VIS_VIDEO = "a1b2c3d4e5"
+VIS_CATEGORIES = {1: 1, 2: 7, 3: 27}   # object index -> YTVIS 2021 category id (GT only; VIS ignores it)
+
+
+def ytvis21_categories() -> list[dict]:
+    from univs.data.datasets.ytvis import YTVIS_CATEGORIES_2021
+    return [{"id": c["id"], "name": c["name"], "supercategory": "object"} for c in YTVIS_CATEGORIES_2021]
+
+
+def setup_vis(args, work: Path, root: Path, out: Path, cls_emb: Path):
+    frames, labels = scenes.render(scenes.VIS_OBJECTS, H, W, FRAMES)
+    inp = out / "inputs" / "ytvis21"
+    names = [f"{VIS_VIDEO}/{5 * t:05d}.jpg" for t in range(FRAMES)]
+    for t in range(FRAMES):
+        save_jpg(frames[t], inp / "valid" / "JPEGImages" / names[t])
+    video = {"id": 1, "width": W, "height": H, "length": FRAMES, "file_names": names}
+    anns = []
+    for k in sorted(set(np.unique(labels)) - {0}):
+        m = labels == k
+        present = m.reshape(FRAMES, -1).any(1)
+        anns.append({"id": int(k), "video_id": 1, "category_id": VIS_CATEGORIES[int(k)], "iscrowd": 0,
+                     "segmentations": [rle(m[t]) if present[t] else None for t in range(FRAMES)],
+                     "bboxes": [bbox(m[t]) if present[t] else None for t in range(FRAMES)],
+                     "areas": [float(m[t].sum()) if present[t] else None for t in range(FRAMES)]})
+    cats = ytvis21_categories()
+    for sub, a in (("valid", []), ("valid_full", anns)):
+        (inp / sub).mkdir(parents=True, exist_ok=True)
+        (inp / sub / "instances.json").write_text(json.dumps({"videos": [video], "categories": cats, "annotations": a}))
+    # official layout (builtin.py 'ytvis_2021_dev'): train/JPEGImages + valid_sub.json
+    ds = root / "datasets" / "ytvis_2021"
+    shutil.copytree(inp / "valid" / "JPEGImages", ds / "train" / "JPEGImages")
+    (ds / "valid_sub.json").write_text(json.dumps({"videos": [video], "categories": cats, "annotations": anns}))
+    config = "configs/univs_inf/vids/vis/univs_R50_yt21_c1+univs_entity.yaml"
+    opts = ["MODEL.UniVS.MASKDEC_SELF_ATTN_MASK_TYPE", "sep", *common_opts(work / "out", cls_emb),
+            "DATASETS.TEST", '("ytvis_2021_dev", )']
+    cfg = official.setup_cfg(args.univs, config, opts)
+    model = build_model(cfg)
+    from univs.evaluation import YTVISEvaluator
+    ev = YTVISEvaluator("ytvis_2021_dev", distributed=False, output_dir=str(work / "out"))
+    ev.reset()
+    for inputs, outputs in run_dataset(cfg, model, "ytvis_2021_dev"):
+        ev.process([inputs], outputs)
+    ev.evaluate()   # writes results.json (category ids unmapped to the dataset's), then scores it
+    dst = out / "official" / "ytvis21"
+    dst.mkdir(parents=True)
+    shutil.copy(work / "out" / "results.json", dst / "results.json")
+    return {"config": config, "overrides": opts_public(opts), "benchmark": "ytvis21",
+            "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/ytvis21/results.json"}
+
+
+SETUPS = {"vos": setup_vos, "vis": setup_vis}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--univs", required=True)
+    ap.add_argument("--detectron2", required=True)
+    ap.add_argument("--site", default=None)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="oracle_") as tmp:
+        root = Path(tmp)
+        # the official registration binds every dataset to DETECTRON2_DATASETS once, at import
+        official.bootstrap(args.univs, args.detectron2, args.site, str(root / "datasets"))
+        cls_emb = fill.save_class_embeddings(root / "combined_datasets_cls_emb_rn50x4.pth")
+        for name in args.setups:
+            work = root / name
+            (work / "datasets").mkdir(parents=True)
+            out = Path(args.out) / name
+            if out.exists():
+                shutil.rmtree(out)
+            out.mkdir(parents=True)
+            info = SETUPS[name](args, work, root, out, cls_emb)
+            (out / "setup.json").write_text(json.dumps(info, indent=1) + "\n")
+            print(f"{name}: wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
