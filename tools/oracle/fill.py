@@ -94,6 +94,17 @@ def fill_value(key: str, shape: tuple[int, ...]) -> np.ndarray:
     return (_rng(key).standard_normal(shape) * (gain / math.sqrt(fan_in))).astype(np.float32)
 
 
+def digest(variant: str = "r50") -> str:
+    """sha256 over every filled tensor (key, shape, float32 bytes) and the class embeddings:
+    make_fixtures records it, so a test can tell that regenerated weights are the fixtures' ones."""
+    h = hashlib.sha256()
+    for k, s in read_keys(variant):
+        h.update(f"{k}{s}".encode())
+        h.update(fill_value(k, s).tobytes())
+    h.update(class_embeddings().numpy().tobytes())
+    return h.hexdigest()
+
+
 def filled_state_dict(variant: str = "r50", path: str | Path | None = None) -> dict:
     """{official key: torch tensor} for every key of ``variant``."""
     import torch

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tools.oracle import fill, official, scenes  # noqa: E402
 
 H, W, FRAMES = 120, 160, 7
+SEED = 0
 TEST_SIZE = H   # short side at test time: frames keep their size (official scripts: 640)
 
 
@@ -99,8 +100,12 @@ def run_dataset(cfg, model, dataset_name: str):
     from univs.data import UniVidDatasetMapper
     mapper = UniVidDatasetMapper(cfg, is_train=False, dataset_name=dataset_name)
     outs = []
+    import torch
     for d in DatasetCatalog.get(dataset_name):
         inputs = mapper(d)
+        # the official prompt encoder draws R of a mask's cells with torch.randperm when the mask
+        # has more than R cells (prompt_encoder.py get_dense_features): seeded per video
+        torch.manual_seed(SEED)
         outs.append((inputs, model([inputs])))
     return outs
 
@@ -218,8 +223,11 @@ def main(argv=None):
     ap.add_argument("--detectron2", required=True)
     ap.add_argument("--site", default=None)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=0, help="torch seed set before each video")
     ap.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
     args = ap.parse_args(argv)
+    global SEED
+    SEED = args.seed
     with tempfile.TemporaryDirectory(prefix="oracle_") as tmp:
         root = Path(tmp)
         # the official registration binds every dataset to DETECTRON2_DATASETS once, at import
@@ -233,6 +241,8 @@ def main(argv=None):
                 shutil.rmtree(out)
             out.mkdir(parents=True)
             info = SETUPS[name](args, work, root, out, cls_emb)
+            info["fill_digest"] = fill.digest("r50")
+            info["torch_seed"] = SEED
             (out / "setup.json").write_text(json.dumps(info, indent=1) + "\n")
             print(f"{name}: wrote {out}")
 
