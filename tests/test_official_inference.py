@@ -18,10 +18,7 @@ from tools.oracle import compare, fill
 
 SETUPS = compare.setups()
 # Measured with the code of this branch (python -m tools.oracle.compare); see NOTES/oracle.md.
-XFAIL = {
-    "vos": "official VOS procedure not reproduced yet: object IoU 0.695 / 0.154",
-    "vis": "official VIS procedure not reproduced yet: tube IoU 0.973, score diff 0.0129",
-}
+XFAIL: dict[str, str] = {}   # vis (infent) and vos (infvos code, merged here) agree
 
 
 @pytest.fixture(scope="module")
