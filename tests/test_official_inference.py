@@ -18,7 +18,9 @@ from tools.oracle import compare, fill
 
 SETUPS = compare.setups()
 # Measured with the code of this branch (python -m tools.oracle.compare); see NOTES/oracle.md.
-XFAIL: dict[str, str] = {}   # vis (infent) and vos (infvos code, merged here) agree
+XFAIL = {  # vis, vss (infent) and vos (infvos code, merged here) agree
+    "pvos": "official PVOS procedure not reproduced yet: min object IoU 0.2 (6 objects; infent branch)",
+}
 
 
 @pytest.fixture(scope="module")

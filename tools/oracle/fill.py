@@ -17,7 +17,9 @@ Rule, by key (first match wins):
   ResNet's activations stay O(1) through 16 blocks without batch statistics).
 
 Extra official inputs filled the same way: the CLIP class-name embeddings
-(``combined_datasets_cls_emb_rn50x4.pth``, a (3938, 640) tensor, key ``clip_class_embed``, N(0, 1)).
+(``combined_datasets_cls_emb_rn50x4.pth``, a (3938, 640) tensor, key ``clip_class_embed``, N(0, 1)),
+and the RegionCLIP RN50x4 language encoder (``regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth``,
+:func:`text_encoder_keys`; each key seeded as ``'lang_encoder.' + key``).
 
 Checked on the official model (tools/oracle/make_fixtures.py prints it): with this rule the
 predicted masks are regions covering a sizeable but partial share of the frame and class
@@ -115,6 +117,39 @@ def class_embeddings():
     """The filled stand-in for the official CLIP class-name embeddings (3938, 640)."""
     import torch
     return torch.from_numpy(fill_value("clip_class_embed", (NUM_CLASSES, TEXT_DIM)) * math.sqrt(TEXT_DIM))
+
+
+# RegionCLIP RN50x4 language encoder (univs/modeling/language/TextEncoder.py CLIPLangEncoder with
+# MODEL.CLIP.RESNETS_DEPTH 200): width 640, 12 layers, 10 heads, context 77, vocabulary 49408.
+TEXT_WIDTH, TEXT_LAYERS, TEXT_CONTEXT, TEXT_VOCAB = 640, 12, 77, 49408
+
+
+def text_encoder_keys() -> list[tuple[str, tuple[int, ...]]]:
+    """(key, shape) of the official ``regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth``
+    state dict (loaded strictly from its ``'model'`` entry by TextEncoder.py ``load_checkpoint``)."""
+    w = TEXT_WIDTH
+    keys = []
+    for i in range(TEXT_LAYERS):
+        b = f"transformer.resblocks.{i}."
+        keys += [(b + "attn.in_proj_weight", (3 * w, w)), (b + "attn.in_proj_bias", (3 * w,)),
+                 (b + "attn.out_proj.weight", (w, w)), (b + "attn.out_proj.bias", (w,)),
+                 (b + "ln_1.weight", (w,)), (b + "ln_1.bias", (w,)),
+                 (b + "mlp.c_fc.weight", (4 * w, w)), (b + "mlp.c_fc.bias", (4 * w,)),
+                 (b + "mlp.c_proj.weight", (w, 4 * w)), (b + "mlp.c_proj.bias", (w,)),
+                 (b + "ln_2.weight", (w,)), (b + "ln_2.bias", (w,))]
+    keys += [("positional_embedding", (TEXT_CONTEXT, w)), ("text_projection", (w, w)),
+             ("token_embedding.weight", (TEXT_VOCAB, w)), ("ln_final.weight", (w,)), ("ln_final.bias", (w,))]
+    return keys
+
+
+def save_text_encoder(dst: str | Path) -> Path:
+    """Write the filled language encoder as the official file: ``{'model': state_dict}``
+    (same rule; 2-D tensors N(0, 1/sqrt(shape[1])))."""
+    import torch
+    dst = Path(dst)
+    torch.save({"model": {k: torch.from_numpy(fill_value("lang_encoder." + k, s)) for k, s in text_encoder_keys()}},
+               str(dst))
+    return dst
 
 
 def save_official_checkpoint(dst: str | Path, variant: str = "r50") -> Path:

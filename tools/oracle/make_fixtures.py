@@ -73,7 +73,7 @@ def bbox(mask: np.ndarray) -> list[float]:
 
 def common_opts(out_dir: Path, cls_emb: Path) -> list[str]:
     """Overrides of every setup: the R50 stage-3 script flags, CPU, the small test size."""
-    return ["MODEL.UniVS.TEST.NUM_PREV_FRAMES_MEMORY", "5", "INPUT.SAMPLING_FRAME_NUM", "5",
+    return ["MODEL.CLIP.WEIGHTS", str(cls_emb.parent / "regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth"),"MODEL.UniVS.TEST.NUM_PREV_FRAMES_MEMORY", "5", "INPUT.SAMPLING_FRAME_NUM", "5",
             "INPUT.MIN_SIZE_TEST", str(TEST_SIZE), "INPUT.LSJ_AUG.SQUARE_ENABLED", "False",
             "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "", "MODEL.UniVS.CLIP_CLASS_EMBED_PATH", str(cls_emb),
             "OUTPUT_DIR", str(out_dir)]
@@ -157,7 +157,7 @@ def opts_public(opts: list[str]) -> list[str]:
     out = []
     for i in range(0, len(opts), 2):
         k, v = opts[i], opts[i + 1]
-        if k in ("OUTPUT_DIR", "MODEL.UniVS.CLIP_CLASS_EMBED_PATH"):
+        if k in ("OUTPUT_DIR", "MODEL.UniVS.CLIP_CLASS_EMBED_PATH", "MODEL.CLIP.WEIGHTS"):
             v = "<tmp>/" + Path(v).name
         out += [k, v]
     return out
@@ -214,7 +214,92 @@ def setup_vis(args, work: Path, root: Path, out: Path, cls_emb: Path):
             "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/ytvis21/results.json"}
 
 
-SETUPS = {"vos": setup_vos, "vis": setup_vis}
+# ----------------------------------------------------------------------------- PVOS (VIPOSeg)
+def synth(benchmark: str, dst: Path, seed: int = 0) -> Path:
+    """One video of our synthetic suite (``univs-bench synth``) in ``benchmark``'s raw layout."""
+    from univs_bench.synthetic import SynthConfig, write_suite
+    tmp = dst.parent / f".synth_{benchmark}"
+    write_suite(str(tmp), benchmarks=[benchmark], cfg=SynthConfig(videos=1, frames=FRAMES, size=(H, W), seed=seed))
+    shutil.move(str(tmp / benchmark), str(dst))
+    shutil.rmtree(tmp)
+    return dst
+
+
+def run_official_script(univs: str, script: str, cwd: Path):
+    """Run one of the official dataset converters (``datasets/data_utils``) in ``cwd``."""
+    import os
+    import runpy
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        runpy.run_path(os.path.join(univs, script), run_name="__main__")
+    finally:
+        os.chdir(old)
+
+
+def setup_pvos(args, work: Path, root: Path, out: Path, cls_emb: Path):
+    inp = synth("viposeg", out / "inputs" / "viposeg")
+    for sub in ("train",):
+        shutil.rmtree(inp / sub, ignore_errors=True)
+    # official layout and json: the official converter run on the same raw files
+    ds = root / "datasets" / "viposeg" / "valid"
+    shutil.copytree(inp / "valid", ds)
+    run_official_script(args.univs, "datasets/data_utils/convert_viposeg_to_cocovid_val.py", root)
+    config = "configs/univs_inf/vids/pvos/univs_R50_pvos_c1+univs.yaml"
+    # the script's 'pvos_viposeg_dev' is the converter's first 10% of the videos (none of one
+    # video); 'pvos_viposeg_val' is the same procedure on the whole split
+    opts = ["MODEL.UniVS.MASKDEC_SELF_ATTN_MASK_TYPE", "sep", *common_opts(work / "out", cls_emb),
+            "DATASETS.TEST", '("pvos_viposeg_val", )']
+    cfg = official.setup_cfg(args.univs, config, opts)
+    model = build_model(cfg)
+    run_dataset(cfg, model, "pvos_viposeg_val")
+    dst = out / "official" / "viposeg"
+    shutil.copytree(work / "out" / "inference" / "Annotations", dst)
+    return {"config": config, "overrides": opts_public(opts), "benchmark": "viposeg",
+            "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/viposeg/<video>/<frame>.png"}
+
+
+# ----------------------------------------------------------------------------- VSS (VSPW)
+def setup_vss(args, work: Path, root: Path, out: Path, cls_emb: Path):
+    inp = synth("vspw", out / "inputs" / "vspw")
+    vsp = inp / "VSPW_480p"
+    val = vsp.joinpath("val.txt").read_text().split()
+    for v in vsp.joinpath("train.txt").read_text().split():   # keep the validation video only
+        if v not in val:
+            shutil.rmtree(vsp / "data" / v)
+    vsp.joinpath("train.txt").write_text("")
+    # official layout: the json of datasets/data_utils/convert_vspw_to_cocovid_dev.py (videos of
+    # the val list; annotations None; categories id > 0), written here because that script
+    # needs panopticapi.save_json and label_num_dic_final.json; images under VSPW_480p/data
+    ds = root / "datasets" / "VSPW_480p"
+    shutil.copytree(vsp / "data", ds / "data")
+    shutil.copy(vsp / "val.txt", ds / "dev.txt")
+    from univs.data.datasets.vss import CATEGORIES
+    videos = []
+    for v in val:
+        names = sorted(p.name for p in (vsp / "data" / v / "origin").iterdir())
+        h, w = np.array(Image.open(vsp / "data" / v / "origin" / names[0])).shape[:2]
+        videos.append({"id": v, "length": len(names), "width": int(w), "height": int(h),
+                       "file_names": [f"{v}/origin/{n}" for n in names]})
+    cats = [{"id": c["id"], "name": c["name"]} for c in CATEGORIES if c["id"] > 0]
+    (ds / "dev_cocovid.json").write_text(json.dumps({"videos": videos, "annotations": None, "categories": cats}))
+    config = "configs/univs_inf/vids/vss/univs_R50_vss_c1+univs_entity.yaml"
+    opts = ["MODEL.UniVS.MASKDEC_SELF_ATTN_MASK_TYPE", "sep", *common_opts(work / "out", cls_emb),
+            "DATASETS.TEST", '("vspw_vss_video_dev", )']
+    opts = [o for i, o in enumerate(opts) if not (opts[i - (i % 2)] == "MODEL.UniVS.TEST.NUM_PREV_FRAMES_MEMORY")]
+    cfg = official.setup_cfg(args.univs, config, opts)
+    model = build_model(cfg)
+    from univs.evaluation import VSSEvaluator
+    dst = out / "official" / "vspw"
+    ev = VSSEvaluator("vspw_vss_video_dev", distributed=False, output_dir=str(dst))
+    ev.reset()
+    for inputs, outputs in run_dataset(cfg, model, "vspw_vss_video_dev"):
+        ev.process([inputs], outputs)     # writes <video>/<frame>.png (class index 0..123)
+    return {"config": config, "overrides": opts_public(opts), "benchmark": "vspw",
+            "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/vspw/<video>/<frame>.png"}
+
+
+SETUPS = {"vos": setup_vos, "vis": setup_vis, "pvos": setup_pvos, "vss": setup_vss}
 
 
 def main(argv=None):
@@ -233,6 +318,7 @@ def main(argv=None):
         # the official registration binds every dataset to DETECTRON2_DATASETS once, at import
         official.bootstrap(args.univs, args.detectron2, args.site, str(root / "datasets"))
         cls_emb = fill.save_class_embeddings(root / "combined_datasets_cls_emb_rn50x4.pth")
+        fill.save_text_encoder(root / "regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth")
         for name in args.setups:
             work = root / name
             (work / "datasets").mkdir(parents=True)
