@@ -20,6 +20,10 @@ SETUPS = compare.setups()
 # Measured with the code of this branch (python -m tools.oracle.compare); see NOTES/oracle.md.
 XFAIL = {  # vis, vss (infent) and vos (infvos code, merged here) agree
     "pvos": "official PVOS procedure not reproduced yet: min object IoU 0.2 (6 objects; infent branch)",
+    "vps": "fixture made with the official unseeded-style random token draw (torch seed 0): official seed 0 "
+           "vs seed 1 themselves differ (min IoU 0.276, 1 extra); ours vs it: min IoU 0.276, 1 extra. Against "
+           "an official run with torch.randperm stubbed by arange, ours (prompt_sampling=raster) agrees: "
+           "min IoU 0.9994 (infent)",
 }
 
 

@@ -163,6 +163,57 @@ def compare_vis_json(official: Path, ours: Path) -> dict:
             "max_score_diff": max(diffs) if diffs else 0.0, "class_mismatch": len(missing) + len(extra)}
 
 
+def _panoptic_segments(root: Path) -> dict:
+    """VIPSeg submission -> {(video, segment id): (category, {frame: mask})}."""
+    doc = json.loads((root / "pred.json").read_text())
+    out = {}
+    for v in doc["annotations"]:
+        vid = str(v["video_id"])
+        for fr in v["annotations"]:
+            stem = Path(fr["file_name"]).stem
+            png = root / "pan_pred" / vid / f"{stem}.png"
+            rgb = _read_png(png).astype(np.int64) if png.exists() else None
+            for s in fr["segments_info"]:
+                cat, masks = out.setdefault((vid, int(s["id"])), (int(s["category_id"]), {}))
+                if rgb is not None:
+                    masks[stem] = (rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]) == int(s["id"])
+    return out
+
+
+def _masks_iou(a: dict, b: dict) -> float:
+    vals = []
+    for f in set(a) | set(b):
+        ma, mb = a.get(f), b.get(f)
+        if ma is None or mb is None:
+            vals.append(0.0 if (ma is not None and ma.any()) or (mb is not None and mb.any()) else 1.0)
+            continue
+        union = np.logical_or(ma, mb).sum()
+        vals.append(float(np.logical_and(ma, mb).sum() / union) if union else 1.0)
+    return float(np.mean(vals)) if vals else 1.0
+
+
+def compare_panoptic(official: Path, ours: Path) -> dict:
+    """VIPSeg submissions (``pred.json`` + ``pan_pred/``): segments (an id over the video) are
+    paired greedily by mean IoU over frames, best pairs first; a pair whose categories differ
+    counts in class_mismatch; unpaired segments are missing / extra."""
+    off, mine = _panoptic_segments(official), _panoptic_segments(ours)
+    pairs = sorted(((_masks_iou(a[1], b[1]), ka, kb) for ka, a in off.items() for kb, b in mine.items()
+                    if ka[0] == kb[0]), reverse=True)
+    used_a, used_b, ious, mismatch, per = set(), set(), [], 0, {}
+    for iou, ka, kb in pairs:
+        if ka in used_a or kb in used_b or iou <= 0:
+            continue
+        used_a.add(ka)
+        used_b.add(kb)
+        ious.append(iou)
+        mismatch += off[ka][0] != mine[kb][0]
+        per[f"{ka[0]}:{ka[1]}(cat {off[ka][0]})"] = iou
+    return {"objects": len(off), "missing": sorted(f"{k[0]}:{k[1]}" for k in set(off) - used_a),
+            "extra": sorted(f"{k[0]}:{k[1]}" for k in set(mine) - used_b), "per_object_iou": per,
+            "min_iou": min(ious) if ious else 1.0, "mean_iou": float(np.mean(ious)) if ious else 1.0,
+            "class_mismatch": mismatch}
+
+
 def compare(name: str, ours_root: Path) -> dict:
     """Compare the official outputs of setup ``name`` with ours (the folder :func:`predict` returns)."""
     setup = load_setup(name)
@@ -170,6 +221,8 @@ def compare(name: str, ours_root: Path) -> dict:
     off = FIXTURES / name / "official" / bench
     if bench in ("ytvis19", "ytvis21", "ovis"):
         return compare_vis_json(off / "results.json", ours_root / "results.json")
+    if bench == "vipseg":
+        return compare_panoptic(off, ours_root)
     return compare_label_pngs(off, ours_root)
 
 

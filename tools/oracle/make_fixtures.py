@@ -73,7 +73,8 @@ def bbox(mask: np.ndarray) -> list[float]:
 
 def common_opts(out_dir: Path, cls_emb: Path) -> list[str]:
     """Overrides of every setup: the R50 stage-3 script flags, CPU, the small test size."""
-    return ["MODEL.CLIP.WEIGHTS", str(cls_emb.parent / "regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth"),"MODEL.UniVS.TEST.NUM_PREV_FRAMES_MEMORY", "5", "INPUT.SAMPLING_FRAME_NUM", "5",
+    return ["MODEL.CLIP.WEIGHTS", str(cls_emb.parent / "regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth"),
+            "MODEL.UniVS.TEST.NUM_PREV_FRAMES_MEMORY", "5", "INPUT.SAMPLING_FRAME_NUM", "5",
             "INPUT.MIN_SIZE_TEST", str(TEST_SIZE), "INPUT.LSJ_AUG.SQUARE_ENABLED", "False",
             "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "", "MODEL.UniVS.CLIP_CLASS_EMBED_PATH", str(cls_emb),
             "OUTPUT_DIR", str(out_dir)]
@@ -299,7 +300,65 @@ def setup_vss(args, work: Path, root: Path, out: Path, cls_emb: Path):
             "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/vspw/<video>/<frame>.png"}
 
 
-SETUPS = {"vos": setup_vos, "vis": setup_vis, "pvos": setup_pvos, "vss": setup_vss}
+# ----------------------------------------------------------------------------- VPS (VIPSeg)
+def setup_vps(args, work: Path, root: Path, out: Path, cls_emb: Path):
+    inp = synth("vipseg", out / "inputs" / "vipseg")
+    vip = inp / "VIPSeg_720P"
+    doc = json.loads((vip / "panoptic_gt_VIPSeg_val.json").read_text())
+    val = [v["video_id"] for v in doc["videos"]]
+    for d in ("images", "panomasks", "panomasksRGB"):       # keep the validation video only
+        for p in (vip / d).iterdir():
+            if p.name not in val:
+                shutil.rmtree(p)
+    (vip / "panoptic_gt_VIPSeg_train.json").unlink()
+    shutil.rmtree(inp / "VIPSeg", ignore_errors=True)
+    # official layout (builtin.py 'vipseg_panoptic_dev'): VIPSeg_720P/imgs, panomasksRGB and the
+    # cocovid json of datasets/data_utils/convert_vipseg_to_cocovid.py (+ _valsub.py), written here
+    # from the same panoptic PNGs because that script needs panopticapi; the evaluator reads the
+    # VIPSeg-format json panoptic_gt_VIPSeg_val_sub.json for the categories
+    ds = root / "datasets" / "vipseg" / "VIPSeg_720P"
+    shutil.copytree(vip / "images", ds / "imgs")
+    shutil.copytree(vip / "panomasksRGB", ds / "panomasksRGB")
+    shutil.copy(vip / "panoptic_gt_VIPSeg_val.json", ds / "panoptic_gt_VIPSeg_val_sub.json")
+    videos, anns = [], []
+    for vid, (v, a) in enumerate(zip(doc["videos"], doc["annotations"])):
+        names = [im["file_name"] for im in v["images"]]
+        n = len(names)
+        videos.append({"id": vid, "length": n, "width": v["images"][0]["width"], "height": v["images"][0]["height"],
+                       "file_names": [f"{v['video_id']}/{x.replace('.png', '.jpg')}" for x in names]})
+        segs: dict[int, dict] = {}
+        for i, fr in enumerate(a["annotations"]):
+            rgb = np.array(Image.open(vip / "panomasksRGB" / v["video_id"] / fr["file_name"]).convert("RGB")).astype(np.int64)
+            ids = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+            for s in fr["segments_info"]:
+                e = segs.setdefault(s["id"], {"video_id": vid, "length": n, "id": s["id"],
+                                              "category_id": s["category_id"] + 1, "bboxes": [None] * n,
+                                              "areas": [None] * n, "iscrowd": 0})
+                m = ids == s["id"]
+                e["areas"][i] = int(m.sum())
+                e["bboxes"][i] = bbox(m)
+        anns += list(segs.values())
+    cats = [{**c, "id": c["id"] + 1} for c in doc["categories"]]   # category ids from 1, as its annotations
+    (ds / "panoptic_gt_VIPSeg_val_sub_cocovid.json").write_text(
+        json.dumps({"videos": videos, "annotations": anns, "categories": cats}))
+    config = "configs/univs_inf/vids/vps/univs_R50_vps_c1+univs_entity.yaml"
+    opts = ["MODEL.UniVS.MASKDEC_SELF_ATTN_MASK_TYPE", "sep", *common_opts(work / "out", cls_emb),
+            "DATASETS.TEST", '("vipseg_panoptic_dev", )']
+    cfg = official.setup_cfg(args.univs, config, opts)
+    model = build_model(cfg)
+    from univs.evaluation import VPSEvaluator
+    dst = out / "official" / "vipseg"
+    ev = VPSEvaluator("vipseg_panoptic_dev", cfg, False, str(dst))
+    ev.reset()
+    for inputs, outputs in run_dataset(cfg, model, "vipseg_panoptic_dev"):
+        ev.process([inputs], outputs)     # pan_pred/<video>/<frame>.png
+    ev._do_evaluation = False             # write pred.json only (no VPQ/STQ scoring here)
+    ev.evaluate()
+    return {"config": config, "overrides": opts_public(opts), "benchmark": "vipseg",
+            "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/vipseg/{pred.json,pan_pred/}"}
+
+
+SETUPS = {"vos": setup_vos, "vis": setup_vis, "pvos": setup_pvos, "vss": setup_vss, "vps": setup_vps}
 
 
 def main(argv=None):

@@ -32,7 +32,53 @@ STUBS = ("torchvision", "kornia", "timm", "panopticapi", "sklearn", "detectron2.
 
 # Stub attributes that are called, with what they do instead: initialisers whose values are
 # overwritten when the filled weights are loaded (every parameter is loaded, strictly).
-OVERRIDES = {"timm.models.layers.trunc_normal_": "torch.nn.init.trunc_normal_"}
+OVERRIDES = {"timm.models.layers.trunc_normal_": "torch.nn.init.trunc_normal_",
+             # panopticapi colours the VPS submission: rgb2id is exact, the id generator is a
+             # deterministic stand-in for panopticapi's random-colour one (colours only name segments)
+             "panopticapi.utils.rgb2id": "tools.oracle.official.rgb2id",
+             "panopticapi.utils.IdGenerator": "tools.oracle.official.IdGenerator"}
+
+
+def rgb2id(color):
+    """panopticapi.utils.rgb2id: id = R + 256 G + 256^2 B (arrays or a colour triple)."""
+    import numpy as np
+    if isinstance(color, np.ndarray) and len(color.shape) == 3:
+        if color.dtype == np.uint8:
+            color = color.astype(np.int32)
+        return color[:, :, 0] + 256 * color[:, :, 1] + 256 * 256 * color[:, :, 2]
+    return int(color[0] + 256 * color[1] + 256 * 256 * color[2])
+
+
+class IdGenerator:
+    """Deterministic stand-in for panopticapi.utils.IdGenerator: a stuff category gets its own
+    colour once; every other request gets the category colour shifted by a fixed sequence of
+    offsets until the colour is unused (panopticapi draws the shift at random)."""
+
+    def __init__(self, categories):
+        self.taken = {(0, 0, 0)}
+        self.categories = categories
+
+    def get_color(self, cat_id):
+        cat = self.categories[cat_id]
+        base = tuple(int(c) for c in cat["color"])
+        if not cat["isthing"] and base not in self.taken:
+            self.taken.add(base)
+            return list(base)
+        k = 1
+        while True:
+            off = ((k * 7) % 61 - 30, (k * 13) % 61 - 30, (k * 29) % 61 - 30)
+            col = tuple(min(255, max(0, b + o)) for b, o in zip(base, off))
+            k += 1
+            if col not in self.taken:
+                self.taken.add(col)
+                return list(col)
+
+    def get_id(self, cat_id):
+        return rgb2id(self.get_color(cat_id))
+
+    def get_id_and_color(self, cat_id):
+        color = self.get_color(cat_id)
+        return rgb2id(color), color
 
 
 class _StubModule(types.ModuleType):
