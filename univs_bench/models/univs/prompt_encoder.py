@@ -37,12 +37,13 @@ SAMPLINGS = ("random", "linspace", "raster")
 
 
 def region_to_feature_grid(region: Tensor, size: tuple[int, int], stride: int,
-                           kind: str) -> Tensor:
+                           kind: str, whole_if_empty: bool = True) -> Tensor:
     """Binary region (H, W) at input resolution -> (h, w) bool cells at the feature level.
 
     The region is zero-padded to ``size * stride`` (the padded image). Masks use nearest
-    sampling (cell (i, j) = pixel (stride i, stride j)); a non-empty mask that leaves no cell
-    selects the whole grid (official ``get_mask_prompt``: threshold ``min(0.5, max)`` = 0).
+    sampling (cell (i, j) = pixel (stride i, stride j)); with ``whole_if_empty`` a non-empty
+    mask that leaves no cell selects the whole grid (official ``get_mask_prompt``: threshold
+    ``min(0.5, max)`` = 0, where the max is over every mask of the call: the caller decides).
     Boxes and scribbles keep every touched cell so thin strokes survive (ours: the official
     inference only takes masks).
     """
@@ -52,7 +53,7 @@ def region_to_feature_grid(region: Tensor, size: tuple[int, int], stride: int,
     full[:rh, :rw] = region[:rh, :rw].float()
     if kind == "mask":
         cells = F.interpolate(full[None, None], size=(h, w), mode="nearest")[0, 0] > 0.5
-        if not cells.any() and bool(full.any()):
+        if whole_if_empty and not cells.any() and bool(full.any()):
             cells = torch.ones_like(cells)
         return cells
     return F.adaptive_max_pool2d(full[None, None], (h, w))[0, 0] > 0
@@ -125,6 +126,11 @@ class VisualPromptSampler:
             key_index = torch.as_tensor(k if frame_idx is None else frame_idx[k], device=feats.device)
             f, ps = feats[v, k], pos[v, k]  # C, h, w
             toks, pes = [], []
+            # official get_mask_prompt: the cell threshold is min(0.5, max over ALL the masks of
+            # the call), so a mask without a cell gets the whole grid only if no mask has a cell
+            # (infent, minimal change; see NOTES/infent.md)
+            any_cell = any(bool(region_to_feature_grid(r, (h, w), self.stride, "mask", False).any())
+                           for r, kd in zip(regions, kinds) if kd == "mask")
             for region, kind in zip(regions, kinds):
                 if kind not in VISUAL_PROMPT_KINDS:
                     raise ValueError(f"video {v}: unknown prompt kind {kind!r}")
@@ -140,7 +146,7 @@ class VisualPromptSampler:
                     toks.append(tok[None].expand(self.num_points, c))
                     pes.append(pe[None].expand(self.num_points, c))
                     continue
-                cells = region_to_feature_grid(region, (h, w), self.stride, kind)
+                cells = region_to_feature_grid(region, (h, w), self.stride, kind, not any_cell)
                 if not cells.any():
                     toks.append(f.new_zeros(self.num_points, c))
                     pes.append(f.new_zeros(self.num_points, c))
