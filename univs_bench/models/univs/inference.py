@@ -1650,6 +1650,8 @@ class _VideoState:
             total += x.nelement() * x.element_size()
         for buf in self.pending.values():
             total += sum(s.nelement() * s.element_size() for s, _ in buf.values())
+        for held in self.hold.values():   # VPS frames waiting for their output window
+            total += sum(x.nelement() * x.element_size() for x in held.values())
         return total
 
     def result(self) -> dict:
