@@ -5,7 +5,12 @@ CPU: ``univs_tiny`` (trained weights if cached, else random) on synthetic-suite-
 Swin-L (random weights; speed does not depend on them) at 640 short side (640x1138).
 Writes ``benchmarks/results_univs_inference.md``.
 
-    .venv/bin/python benchmarks/bench_univs_inference.py [--frames 20] [--gpu-frames 30]
+    .venv/bin/python benchmarks/bench_univs_inference.py [--frames 20] [--gpu-frames 30] \
+        [--official-univs /path/to/MinghanLi/UniVS]
+
+``--official-univs``: also time the multi-scale deformable attention core against the official
+pure-PyTorch reference (``ms_deform_attn_core_pytorch``, imported from that checkout, not copied)
+on the R50 pixel decoder's shapes at 384x640 (5 frames; 8 rounds, interleaved; min and median).
 """
 from __future__ import annotations
 
@@ -55,11 +60,46 @@ def fps(net, task: str, n: int, h: int, w: int, cfg: InferenceConfig, repeats: i
     return n / best, dict(engine.stats)
 
 
+def official_deform_core(univs: str):
+    """The official ``ms_deform_attn_core_pytorch`` loaded from a checkout (the module itself
+    imports the compiled op, so only the function's source is executed)."""
+    import torch.nn.functional as F
+    path = Path(univs) / "mask2former/modeling/pixel_decoder/ops/functions/ms_deform_attn_func.py"
+    src = path.read_text()
+    ns = {"torch": torch, "F": F}
+    exec(compile(src[src.index("def ms_deform_attn_core_pytorch"):], str(path), "exec"), ns)
+    return ns["ms_deform_attn_core_pytorch"]
+
+
+def bench_deform(univs: str, rounds: int = 8) -> list[tuple[str, float, float, float]]:
+    """(name, min s, median s, max |ours - official|) of one deformable-attention core call with
+    the R50 pixel decoder's shapes at 384x640, 5 frames (queries = keys = 5040 tokens)."""
+    import statistics
+
+    from univs_bench.models.univs.ms_deform_attn import ms_deform_attn_core
+    official = official_deform_core(univs)
+    shapes = [(12, 20), (24, 40), (48, 80)]
+    s = sum(h * w for h, w in shapes)
+    g = torch.Generator().manual_seed(0)
+    value = torch.randn(5, s, 8, 32, generator=g)
+    loc = torch.rand(5, s, 8, 3, 4, 2, generator=g)
+    w = torch.rand(5, s, 8, 3, 4, generator=g).softmax(-1)
+    diff = float((official(value, shapes, loc, w) - ms_deform_attn_core(value, shapes, loc, w)).abs().max())
+    times = {"official": [], "ours": []}
+    for _ in range(rounds):
+        for name, fn in (("official", official), ("ours", ms_deform_attn_core)):
+            t0 = time.perf_counter()
+            fn(value, shapes, loc, w)
+            times[name].append(time.perf_counter() - t0)
+    return [(k, min(v), statistics.median(v), diff) for k, v in times.items()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--gpu-frames", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--official-univs", default=None)
     ap.add_argument("--out", default=str(Path(__file__).with_name("results_univs_inference.md")))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -100,6 +140,13 @@ def main() -> None:
         lines.append(f"| {m} | {dev} | {detail} | {task} | {size} | {n} | {f:.2f} | {st['max_state_bytes'] / 1024:.0f} |")
     if not torch.cuda.is_available():
         lines += ["", "No GPU in this run: R50 and Swin-L at 640 short side were not measured."]
+    if args.official_univs:
+        lines += ["", "Deformable-attention core, R50 pixel-decoder shapes at 384x640, 5 frames, "
+                  f"{args.threads} threads (8 interleaved rounds):", "",
+                  "| implementation | min (s) | median (s) | max abs diff to official |", "|---|---|---|---|"]
+        for name, mn, med, diff in bench_deform(args.official_univs):
+            lines.append(f"| {name} | {mn:.3f} | {med:.3f} | {diff:.1e} |")
+            print(name, mn, med, diff)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 

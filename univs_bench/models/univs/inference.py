@@ -744,7 +744,7 @@ class StreamingInference:
         img = np.asarray(video.load(f))
         if tuple(img.shape[:2]) != self.resized:
             img = resize_uint8(img, self.resized, nearest=False)
-        x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.uint8)).to(self.device).permute(2, 0, 1).float()
+        x = torch.from_numpy(np.array(img, dtype=np.uint8)).to(self.device).permute(2, 0, 1).float()
         x = (x - self.mean.to(x)) / self.std.to(x)
         return F.pad(x, (0, self.padded[1] - x.shape[-1], 0, self.padded[0] - x.shape[-2]))
 

@@ -21,20 +21,26 @@ def ms_deform_attn_core(value: Tensor, spatial_shapes: list[tuple[int, int]],
 
     value (N, S, M, D); sampling_locations (N, Lq, M, L, P, 2) in [0, 1] (x, y);
     attention_weights (N, Lq, M, L, P) -> (N, Lq, M*D).
+
+    The same sampling as the official pure-PyTorch reference (``ms_deform_attn_core_pytorch``:
+    one ``grid_sample`` per level), but each level's samples are mixed by a batched matmul with
+    its weights and accumulated, instead of stacking all levels' samples first (less memory
+    traffic; equal to it up to float rounding, see benchmarks/README.md).
     """
     n, _, m, d = value.shape
     _, lq, _, n_levels, n_points, _ = sampling_locations.shape
     values = value.split([h * w for h, w in spatial_shapes], dim=1)
     grids = 2 * sampling_locations - 1
-    sampled = []
+    out = None
     for lvl, (h, w) in enumerate(spatial_shapes):
         v = values[lvl].flatten(2).transpose(1, 2).reshape(n * m, d, h, w)
         g = grids[:, :, :, lvl].transpose(1, 2).flatten(0, 1)  # N*M, Lq, P, 2
-        sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros",
-                                     align_corners=False))  # N*M, D, Lq, P
-    weights = attention_weights.transpose(1, 2).reshape(n * m, 1, lq, n_levels * n_points)
-    out = (torch.stack(sampled, dim=-2).flatten(-2) * weights).sum(-1)
-    return out.view(n, m * d, lq).transpose(1, 2).contiguous()
+        sampled = F.grid_sample(v, g, mode="bilinear", padding_mode="zeros",
+                                align_corners=False)  # N*M, D, Lq, P
+        wl = attention_weights[:, :, :, lvl].transpose(1, 2).reshape(n * m, lq, n_points, 1)
+        part = torch.matmul(sampled.permute(0, 2, 1, 3), wl)  # N*M, Lq, D, 1
+        out = part if out is None else out + part
+    return out.view(n, m, lq, d).permute(0, 2, 1, 3).reshape(n, lq, m * d)
 
 
 class MSDeformAttn(nn.Module):
