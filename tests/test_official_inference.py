@@ -18,8 +18,8 @@ from tools.oracle import compare, fill
 
 SETUPS = compare.setups()
 # Measured with the code of this branch (python -m tools.oracle.compare); see NOTES/oracle.md.
-XFAIL = {  # vis, vss (infent) and vos (infvos code, merged here) agree
-    "pvos": "official PVOS procedure not reproduced yet: min object IoU 0.2 (6 objects; infent branch)",
+XFAIL = {  # vis, vss (infent), vos, burst (infvos code, merged here) agree
+    "pvos": "official PVOS procedure not reproduced yet: min object IoU 0.9855 (6 objects; infent branch)",
     "vps": "fixture made with the official unseeded-style random token draw (torch seed 0): official seed 0 "
            "vs seed 1 themselves differ (min IoU 0.276, 1 extra); ours vs it: min IoU 0.276, 1 extra. Against "
            "an official run with torch.randperm stubbed by arange, ours (prompt_sampling=raster) agrees: "
@@ -73,3 +73,24 @@ def test_official_inference(name, work):
     res = compare.compare(name, compare.predict(name, work))
     assert compare.agrees(res), compare.summary(name, res) + "\n" + json.dumps(
         {k: v for k, v in res.items() if k in ("missing", "extra", "per_object_iou")})
+
+
+@pytest.fixture(scope="module")
+def tensor_res(work):
+    return compare.tensor_mode_diffs(work)
+
+
+def test_tensor_mode_learnable_queries_match_official(tensor_res):
+    """The network: learnable-query outputs equal the official eval forward (issue 10)."""
+    res = tensor_res
+    for k in ("pred_logits/learnable", "pred_masks/learnable", "pred_embds/learnable"):
+        assert compare.tensor_close(res[k]), (k, res[k])
+
+
+@pytest.mark.xfail(strict=True, reason="prompt memory not built the official way yet: prompt-query "
+                   "max diff logits 0.028, masks 4.0 (of 128), embeddings 0.116")
+def test_tensor_mode_prompt_queries_match_official(tensor_res):
+    """Issue 10 'Done when' 3: prompt-query outputs within 1e-4 (relative to their scale)."""
+    res = tensor_res
+    for k in ("pred_logits/prompt", "pred_masks/prompt", "pred_embds/prompt"):
+        assert compare.tensor_close(res[k]), (k, res[k])

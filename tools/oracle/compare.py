@@ -214,6 +214,46 @@ def compare_panoptic(official: Path, ours: Path) -> dict:
             "class_mismatch": mismatch}
 
 
+def _burst_label_maps(pred_json: Path) -> dict:
+    """Our BURST json -> {(seq_name, frame stem): {track id: mask}}."""
+    import pycocotools.mask as mask_util
+    doc = json.loads(pred_json.read_text())
+    out = {}
+    for seq in doc["sequences"]:
+        h, w = seq["height"], seq["width"]
+        for path, seg in zip(seq["annotated_image_paths"], seq["segmentations"]):
+            out[(seq["seq_name"], Path(path).stem)] = {
+                int(k): mask_util.decode({"size": [h, w], "counts": v["rle"]}).astype(bool) for k, v in seg.items()}
+    return out
+
+
+def compare_burst(official: Path, ours: Path) -> dict:
+    """Official VOS-writer PNGs of the BURST sequences (track ids, annotated frames) vs our BURST
+    json: per track, mean IoU over the frames where either side has it."""
+    pred = sorted(p for p in ours.rglob("*.json"))
+    if not pred:
+        raise FileNotFoundError(f"{ours}: no BURST json written")
+    mine = _burst_label_maps(pred[0])
+    per: dict[tuple[str, int], list[float]] = {}
+    seen_off, seen_ours = set(), set()
+    for f in sorted(official.rglob("*.png")):
+        a = _read_png(f)
+        ours_f = mine.get((f.parent.name, f.stem), {})
+        for k in (set(int(x) for x in np.unique(a)) - {0}) | set(ours_f):
+            ma = a == k
+            mb = ours_f.get(k, np.zeros_like(ma))
+            if ma.any():
+                seen_off.add((f.parent.name, k))
+            if mb.any():
+                seen_ours.add((f.parent.name, k))
+            union = np.logical_or(ma, mb).sum()
+            per.setdefault((f.parent.name, k), []).append(float(np.logical_and(ma, mb).sum() / union) if union else 1.0)
+    ious = {f"{v}:{k}": float(np.mean(x)) for (v, k), x in sorted(per.items())}
+    return {"objects": len(seen_off), "missing": sorted(f"{v}:{k}" for v, k in seen_off - seen_ours),
+            "extra": sorted(f"{v}:{k}" for v, k in seen_ours - seen_off), "per_object_iou": ious,
+            "min_iou": min(ious.values()) if ious else 1.0}
+
+
 def compare(name: str, ours_root: Path) -> dict:
     """Compare the official outputs of setup ``name`` with ours (the folder :func:`predict` returns)."""
     setup = load_setup(name)
@@ -223,6 +263,8 @@ def compare(name: str, ours_root: Path) -> dict:
         return compare_vis_json(off / "results.json", ours_root / "results.json")
     if bench == "vipseg":
         return compare_panoptic(off, ours_root)
+    if bench == "burst":
+        return compare_burst(off, ours_root)
     return compare_label_pngs(off, ours_root)
 
 
@@ -246,17 +288,71 @@ def summary(name: str, res: dict) -> str:
     return f"{name}: {'AGREES' if agrees(res) else 'DIFFERS'} " + " ".join(parts)
 
 
+TENSOR_FIXTURE = FIXTURES / "vos" / "official" / "tensor_clip0.pt"
+TENSOR_RTOL = 1e-4
+
+
+def tensor_mode_diffs(work: Path, fixture: Path = TENSOR_FIXTURE) -> dict:
+    """``UniVS.forward(mode='tensor')`` of our univs_r50 on the first clip of the VOS video vs the
+    official decoder's eval forward there (make_fixtures ``save_tensor_fixture``).
+
+    Inputs: the clip's frames normalised and zero-padded to /32 as the official eval does; one
+    'sot' mask prompt per object, the objects' masks on the clip's first frame (the official first
+    clip samples prompt tokens from frame 0 only: object 2, first seen at frame 3, has an empty
+    region there). Returns, per output and part ('learnable' = the first kept learnable queries,
+    'prompt' = the prompt queries), the max abs difference and the official max abs value;
+    :func:`tensor_close` is the pass rule (max diff <= 1e-4 x max(1, max |official|)).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from univs_bench.models.univs.checkpoint import build_variant, load_official_checkpoint
+    d = torch.load(str(fixture), weights_only=True)
+    ckpt, cls = write_weights(work)
+    model = build_variant("r50", device="cpu", mask_decoder={"num_classes": 3938})
+    load_official_checkpoint(model, str(ckpt), strict=True)
+    model.sem_seg_head.predictor.set_class_embeddings(torch.load(str(cls), weights_only=True))
+    model.eval()
+    x = (d["frames"].float() - d["pixel_mean"].view(1, 3, 1, 1)) / d["pixel_std"].view(1, 3, 1, 1)
+    h, w = x.shape[-2:]
+    div = int(d["size_divisibility"])
+    x = F.pad(x, (0, -(-w // div) * div - w, 0, -(-h // div) * div - h))[None]
+    sample = {"task": "sot", "prompt_regions": d["prompt_masks"][:, 0].float(), "prompt_frame": 0,
+              "frame_indices": d["frame_indices"]}
+    with torch.no_grad():
+        out = model(x, [sample], mode="tensor")
+    qi, n_prompt = d["query_index"], int(d["ids"].numel())
+    res = {}
+    for k in ("pred_logits", "pred_masks", "pred_embds"):
+        if out[k].shape[1] != int(d["num_queries"]):
+            raise ValueError(f"{k}: {out[k].shape[1]} queries, the official decoder has {int(d['num_queries'])}")
+        o, r = out[k][0][qi], d[k]
+        for part, sl in (("learnable", slice(0, len(qi) - n_prompt)), ("prompt", slice(len(qi) - n_prompt, None))):
+            res[f"{k}/{part}"] = {"max_diff": float((o[sl] - r[sl]).abs().max()), "max_abs": float(r[sl].abs().max())}
+    return res
+
+
+def tensor_close(entry: dict) -> bool:
+    return entry["max_diff"] <= TENSOR_RTOL * max(1.0, entry["max_abs"])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="our univs_r50 vs the official UniVS outputs")
     ap.add_argument("--setups", nargs="+", default=None, help=f"default: all ({' '.join(setups())})")
     ap.add_argument("--work-dir", default=None, help="default: a temporary folder")
     ap.add_argument("--json", default=None, help="also write the full results here")
+    ap.add_argument("--tensor", action="store_true", help="also compare tensor mode on the first VOS clip")
     args = ap.parse_args(argv)
     names = args.setups or setups()
     results = {}
     with tempfile.TemporaryDirectory(prefix="oracle_cmp_") as tmp:
         work = Path(args.work_dir or tmp)
         work.mkdir(parents=True, exist_ok=True)
+        if args.tensor:
+            tres = tensor_mode_diffs(work)
+            for k, e in tres.items():
+                print(f"tensor {k}: {'AGREES' if tensor_close(e) else 'DIFFERS'} max_diff={e['max_diff']:.3g} "
+                      f"max_abs={e['max_abs']:.3g}", flush=True)
         for name in names:
             res = compare(name, predict(name, work))
             results[name] = res

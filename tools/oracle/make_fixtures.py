@@ -145,12 +145,60 @@ def setup_vos(args, work: Path, root: Path, out: Path, cls_emb: Path):
             "DATASETS.TEST", '("sot_davis17_val", )']
     cfg = official.setup_cfg(args.univs, config, opts)
     model = build_model(cfg)
-    run_dataset(cfg, model, "sot_davis17_val")
+    captured = capture_first_clip(model)
+    (inputs, _), = run_dataset(cfg, model, "sot_davis17_val")
+    save_tensor_fixture(captured, inputs, cfg, out / "official" / "tensor_clip0.pt")
     res = work / "out" / "inference" / "Annotations"
     dst = out / "official" / "davis17"
     shutil.copytree(res, dst, dirs_exist_ok=True)
     return {"config": config, "overrides": opts_public(opts), "benchmark": "davis17",
             "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/davis17/<seq>/<frame>.png"}
+
+
+N_LEARN_SAVED = 16   # learnable queries whose outputs the tensor fixture keeps (all prompt queries kept)
+
+
+def capture_first_clip(model) -> dict:
+    """Hooks on the official ``sem_seg_head``: its first eval call's prompt state and outputs."""
+    import torch
+    cap: dict = {}
+
+    def pre(mod, args, kwargs):
+        if cap:
+            return
+        t = kwargs["targets"][0]
+        cap["prompt_masks"] = t["masks"].clone().bool()          # (N, T, Hp, Wp) written GT masks
+        cap["first_appear_frame_idxs"] = t["first_appear_frame_idxs"].clone()
+        cap["frame_indices"] = torch.as_tensor(t["frame_indices"]).clone()
+        cap["ids"] = torch.as_tensor(t["ids"]).clone()
+
+    def post(mod, args, kwargs, out):
+        if "pred_logits" in cap:
+            return
+        q = out["pred_logits"].shape[1]
+        keep = torch.cat([torch.arange(N_LEARN_SAVED), torch.arange(q - len(cap["ids"]), q)])
+        cap["query_index"] = keep
+        cap["num_queries"] = torch.tensor(q)
+        for k in ("pred_logits", "pred_masks", "pred_embds"):
+            cap[k] = out[k][0, keep].detach().float().clone()
+    model.sem_seg_head.register_forward_pre_hook(pre, with_kwargs=True)
+    model.sem_seg_head.register_forward_hook(post, with_kwargs=True)
+    return cap
+
+
+def save_tensor_fixture(cap: dict, inputs: dict, cfg, dst: Path):
+    """The official decoder's eval forward on the first clip of the VOS video (issue 10: tensor
+    mode within 1e-4): the clip's frames (uint8, before normalisation and padding), the prompt
+    state the official code passed in, and the outputs of the kept queries (the first
+    N_LEARN_SAVED learnable ones and every prompt query, ``query_index``)."""
+    import torch
+    t = int(cap["frame_indices"].numel())
+    data = {"frames": torch.stack([x for x in inputs["image"][:t]]),      # (T, 3, H, W) uint8 RGB
+            "pixel_mean": torch.tensor(cfg.MODEL.PIXEL_MEAN), "pixel_std": torch.tensor(cfg.MODEL.PIXEL_STD),
+            "size_divisibility": torch.tensor(32),
+            **{k: v for k, v in cap.items()}}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, str(dst))
 
 
 def opts_public(opts: list[str]) -> list[str]:
@@ -216,26 +264,29 @@ def setup_vis(args, work: Path, root: Path, out: Path, cls_emb: Path):
 
 
 # ----------------------------------------------------------------------------- PVOS (VIPOSeg)
-def synth(benchmark: str, dst: Path, seed: int = 0) -> Path:
+def synth(benchmark: str, dst: Path, seed: int = 0, frames: int = FRAMES) -> Path:
     """One video of our synthetic suite (``univs-bench synth``) in ``benchmark``'s raw layout."""
     from univs_bench.synthetic import SynthConfig, write_suite
     tmp = dst.parent / f".synth_{benchmark}"
-    write_suite(str(tmp), benchmarks=[benchmark], cfg=SynthConfig(videos=1, frames=FRAMES, size=(H, W), seed=seed))
+    write_suite(str(tmp), benchmarks=[benchmark], cfg=SynthConfig(videos=1, frames=frames, size=(H, W), seed=seed))
     shutil.move(str(tmp / benchmark), str(dst))
     shutil.rmtree(tmp)
+    (dst / "README.txt").unlink(missing_ok=True)
     return dst
 
 
-def run_official_script(univs: str, script: str, cwd: Path):
+def run_official_script(univs: str, script: str, cwd: Path, argv: list[str] | None = None):
     """Run one of the official dataset converters (``datasets/data_utils``) in ``cwd``."""
     import os
     import runpy
-    old = os.getcwd()
+    old, old_argv = os.getcwd(), sys.argv
     os.chdir(cwd)
+    sys.argv = [script, *(argv or [])]
     try:
         runpy.run_path(os.path.join(univs, script), run_name="__main__")
     finally:
         os.chdir(old)
+        sys.argv = old_argv
 
 
 def setup_pvos(args, work: Path, root: Path, out: Path, cls_emb: Path):
@@ -358,7 +409,44 @@ def setup_vps(args, work: Path, root: Path, out: Path, cls_emb: Path):
             "our_cfg_options": [f"test_size={TEST_SIZE}"], "outputs": "official/vipseg/{pred.json,pan_pred/}"}
 
 
-SETUPS = {"vos": setup_vos, "vis": setup_vis, "pvos": setup_pvos, "vss": setup_vss, "vps": setup_vps}
+# ----------------------------------------------------------------------------- BURST (exemplar-guided)
+BURST_FRAMES = 11   # every second frame annotated: 6 annotated frames
+
+
+def setup_burst(args, work: Path, root: Path, out: Path, cls_emb: Path):
+    # seed 7: the suite's first video whose categories all exist in the official BURST->LVIS map
+    # (univs/data/datasets/burst.py; the official loader fails on others): 2 tracks from frame 0
+    inp = synth("burst", out / "inputs" / "burst", seed=7, frames=BURST_FRAMES)
+    shutil.rmtree(inp / "frames" / "train")
+    shutil.rmtree(inp / "annotations" / "train")
+    # official layout: frames/val and the official converter's val_first_frame_uni.json
+    # (datasets/data_utils/convert_burst_to_cocovid_val.py: annotated frames only)
+    ds = root / "datasets" / "burst"
+    shutil.copytree(inp / "frames" / "val", ds / "frames" / "val")
+    (ds / "annotations" / "val").mkdir(parents=True)
+    shutil.copy(inp / "annotations" / "val" / "first_frame_annotations.json", ds / "annotations" / "val")
+    run_official_script(args.univs, "datasets/data_utils/convert_burst_to_cocovid_val.py", root)
+    # the official VOS writer colours its PNGs with the palette of the first PNG it finds in
+    # frames/val/Annotations/<seq>/ (dataset_mapper_uni_vid.py get_palette) and fails without
+    # one; BURST has no such folder, so an empty palette PNG is put there (colours only)
+    for seq in (ds / "frames" / "val").glob("*/*"):
+        save_png(np.zeros((H, W), np.uint8), ds / "frames" / "val" / "Annotations" / seq.name / "00000.png")
+    # no official BURST inference YAML or script: the DAVIS VOS YAML and R50 stage-3 flags
+    config = "configs/univs_inf/vids/vos/univs_R50_vos_davis17_c1+univs.yaml"
+    opts = ["MODEL.UniVS.MASKDEC_SELF_ATTN_MASK_TYPE", "sep", *common_opts(work / "out", cls_emb),
+            "DATASETS.TEST", '("mots_burst_val_vos", )']
+    cfg = official.setup_cfg(args.univs, config, opts)
+    model = build_model(cfg)
+    run_dataset(cfg, model, "mots_burst_val_vos")
+    dst = out / "official" / "burst"
+    shutil.copytree(work / "out" / "inference" / "Annotations", dst)
+    return {"config": config, "overrides": opts_public(opts), "benchmark": "burst",
+            "our_cfg_options": [f"test_size={TEST_SIZE}"],
+            "outputs": "official/burst/<seq_name>/<frame>.png (track ids; the official VOS writer)"}
+
+
+SETUPS = {"vos": setup_vos, "vis": setup_vis, "pvos": setup_pvos, "vss": setup_vss, "vps": setup_vps,
+          "burst": setup_burst}
 
 
 def main(argv=None):
