@@ -59,6 +59,29 @@ def region_to_feature_grid(region: Tensor, size: tuple[int, int], stride: int,
     return F.adaptive_max_pool2d(full[None, None], (h, w))[0, 0] > 0
 
 
+def cellless_mask_point(region: Tensor, size: tuple[int, int], stride: int,
+                        generator: torch.Generator | None = None, raster: bool = True) -> Tensor:
+    """Normalised (x, y) of the point the official ``select_points_from_box_mask`` (inference
+    branch) picks in a non-empty mask: a pixel of the mask whose centre lies strictly within a
+    quarter of the mask box's width/height of the box centre (boxes as ``convert_mask_to_box``,
+    last row/column inside), else any pixel of the mask; the official draw is ``torch.randperm``
+    (``raster``: the first such pixel in raster order = randperm stubbed by arange). Only used
+    for a mask that leaves no cell at 1/8 while another mask of the call does: its tokens are
+    zero features at this point's position code (official ``get_dense_features``)."""
+    h, w = size[0] * stride, size[1] * stride
+    full = region.new_zeros((h, w), dtype=torch.bool)
+    rh, rw = min(region.shape[-2], h), min(region.shape[-1], w)
+    full[:rh, :rw] = region[:rh, :rw]
+    ys, xs = torch.nonzero(full, as_tuple=True)
+    box = torch.stack([xs.min(), ys.min(), xs.max(), ys.max()]).float() / torch.tensor([w, h, w, h])
+    ctr, wh = (box[:2] + box[2:]) / 2, box[2:] - box[:2]
+    cx, cy = (xs.float() + 0.5) / w, (ys.float() + 0.5) / h
+    inner = ((cx - ctr[0]).abs() < 0.25 * wh[0]) & ((cy - ctr[1]).abs() < 0.25 * wh[1])
+    pick = torch.nonzero(inner).flatten() if bool(inner.any()) else torch.arange(xs.numel())
+    j = 0 if raster else int(torch.randint(pick.numel(), (1,), generator=generator))
+    return torch.stack([cx[pick[j]], cy[pick[j]]])
+
+
 def region_point(region: Tensor, size: tuple[int, int], stride: int) -> Tensor | None:
     """Normalised (x, y) of the region's centroid w.r.t. the padded image, or None if empty."""
     ys, xs = torch.nonzero(region, as_tuple=True)
@@ -149,7 +172,13 @@ class VisualPromptSampler:
                 cells = region_to_feature_grid(region, (h, w), self.stride, kind, not any_cell)
                 if not cells.any():
                     toks.append(f.new_zeros(self.num_points, c))
-                    pes.append(f.new_zeros(self.num_points, c))
+                    if kind == "mask" and bool(region.any()):   # official: point code, zero features
+                        xy = cellless_mask_point(region.cpu(), (h, w), self.stride, generator,
+                                                 raster=self.sampling != "random").to(f.device)
+                        pe = pe_layer.forward_points(xy[None], key_index.view(1))[0, 0].to(f.dtype)
+                        pes.append(pe[None].expand(self.num_points, c))
+                    else:
+                        pes.append(f.new_zeros(self.num_points, c))
                     continue
                 if self.sampling == "raster":
                     idx = sample_cells(cells, self.num_points, raster=True)
