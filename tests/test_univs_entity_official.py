@@ -377,13 +377,13 @@ def test_cellless_mask_tokens_are_zero_features_at_the_official_point_code():
     # official select_points_from_box_mask: a mask pixel within a quarter of the box size of the box
     # centre (strict; boxes end at the last row/column), else any mask pixel; raster = first one
     from univs_bench.models.univs.position_encoding import PositionEmbeddingSine3D
-    from univs_bench.models.univs.prompt_encoder import VisualPromptSampler, cellless_mask_point
+    from univs_bench.models.univs.prompt_encoder import VisualPromptSampler, official_prompt_point
     block = torch.zeros(16, 16, dtype=torch.bool)
     block[1:6, 2:7] = True      # box x 2..6 (centre 4, width 4), y 1..5: inner pixels x in {3, 4}, y in {2, 3}
-    assert cellless_mask_point(block, (2, 2), 8).tolist() == [3.5 / 16, 2.5 / 16]
+    assert official_prompt_point(block).tolist() == [3.5 / 16, 2.5 / 16]
     dot = torch.zeros(16, 16, dtype=torch.bool)
     dot[3, 5] = True            # zero-size box: no inner pixel -> the mask's own pixel
-    assert cellless_mask_point(dot, (2, 2), 8).tolist() == [5.5 / 16, 3.5 / 16]
+    assert official_prompt_point(dot).tolist() == [5.5 / 16, 3.5 / 16]
     big = torch.zeros(16, 16, dtype=torch.bool)
     big[8:, 8:] = True
     feats = torch.arange(4 * 2 * 2, dtype=torch.float32).view(1, 1, 4, 2, 2) + 1

@@ -668,3 +668,30 @@ def test_predict_video_on_synthetic_viposeg(tmp_path, tiny):
     pred = model.predict_video(model_inputs(item), ann.metainfo, bench)
     pred.check(ann.metainfo, prediction=True)
     assert {t.id for t in pred.tracks} == {p.target for p in item.prompts}
+
+
+def test_plain_weights_are_loaded_unless_ema_is_asked(tmp_path, tiny):
+    """C22: the official test builds no EMA teacher, so `backbone_t.`/`sem_seg_head_t.` copies in
+    a checkpoint are ignored and the plain weights used; ema_weights=True loads the copies."""
+    sd = {k: v.clone() for k, v in tiny.net.state_dict().items() if k.startswith(("backbone.", "sem_seg_head."))}
+    teacher = {k.replace("backbone.", "backbone_t.", 1).replace("sem_seg_head.", "sem_seg_head_t.", 1): v + 1
+               for k, v in sd.items()}
+    path = tmp_path / "official.pth"
+    torch.save({"model": {**sd, **teacher}}, path)
+    key = "sem_seg_head.predictor.query_feat.weight"
+    plain = UniVSTiny(checkpoint=str(path), device="cpu")
+    assert torch.equal(plain.net.state_dict()[key], sd[key])
+    assert plain.describe()["ema_used"] is False and plain.describe()["ema_available"] is True
+    ema = UniVSTiny(checkpoint=str(path), device="cpu", ema_weights=True)
+    assert torch.equal(ema.net.state_dict()[key], sd[key] + 1) and ema.describe()["ema_used"] is True
+
+
+def test_self_attention_mask_type_reaches_the_decoder(tiny, monkeypatch):
+    """C20: the Swin-L PVOS run's 'sep-blocked' is passed to the decoder's self-attention mask."""
+    dec = tiny.net.sem_seg_head.predictor
+    seen = []
+    real = dec.self_attn_mask
+    monkeypatch.setattr(dec, "self_attn_mask", lambda *a, **k: seen.append(k.get("mask_type")) or real(*a, **k))
+    StreamingInference(tiny.net, InferenceConfig(clip_length=3, self_attn_mask_type="sep-blocked")).run(
+        video(4, objects=vos_objects()), "pvos")
+    assert seen and set(seen) == {"sep-blocked"}

@@ -445,8 +445,56 @@ def setup_burst(args, work: Path, root: Path, out: Path, cls_emb: Path):
             "outputs": "official/burst/<seq_name>/<frame>.png (track ids; the official VOS writer)"}
 
 
+# ----------------------------------------------------------------------------- RefVOS (Ref-DAVIS 2017)
+def setup_refvos(args, work: Path, root: Path, out: Path, cls_emb: Path):
+    inp = synth("refdavis17", out / "inputs" / "refdavis17")
+    dav = inp / "DAVIS"
+    val = dav.joinpath("ImageSets", "2017", "val.txt").read_text().split()
+    for v in dav.joinpath("ImageSets", "2017", "train.txt").read_text().split():
+        if v not in val:
+            for d in ("JPEGImages", "Annotations_unsupervised"):
+                shutil.rmtree(dav / d / "480p" / v, ignore_errors=True)
+    dav.joinpath("ImageSets", "2017", "train.txt").write_text("")
+    # official layout (builtin.py 'rvos-refdavis-val-1': ref-davis/valid/JPEGImages + valid_1.json):
+    # datasets/data_utils/convert_davis_to_refdavis.py moves the val frames and unsupervised
+    # annotations to ref-davis/valid/{JPEGImages,Annotations} and orders each object's expressions
+    # annot1-first, annot1-full, annot2-first, annot2-full (anno_0..anno_3); valid_1.json itself is
+    # made by no script of the official repo: here, in the format of convert_refytvos_to_cocovid_val.py,
+    # with the annot1 full-video expression of every object (exp_id = object id - 1)
+    ds = root / "datasets" / "ref-davis" / "valid"
+    shutil.copytree(dav / "JPEGImages" / "480p", ds / "JPEGImages")
+    shutil.copytree(dav / "Annotations_unsupervised" / "480p", ds / "Annotations")
+    exps = {}
+    for line in (inp / "davis_text_annotations" / "Davis17_annot1_full_video.txt").read_text().splitlines():
+        if line.strip():
+            video, obj = line.split()[:2]
+            exps.setdefault(video, []).append((int(obj), " ".join(line.split()[2:])[1:-1]))
+    videos, anns = [], []
+    for vid, v in enumerate(val):
+        names = sorted(p.name for p in (ds / "JPEGImages" / v).iterdir())
+        h, w = np.array(Image.open(ds / "JPEGImages" / v / names[0])).shape[:2]
+        videos.append({"height": int(h), "width": int(w), "length": len(names), "file_names": [f"{v}/{n}" for n in names],
+                       "id": vid})
+        for obj, exp in sorted(exps.get(v, [])):
+            anns.append({"video_id": vid, "id": len(anns), "category_id": 1, "exp_id": str(obj - 1), "expressions": [exp]})
+    (ds.parent / "valid_1.json").write_text(json.dumps(
+        {"videos": videos, "annotations": anns, "categories": [{"supercategory": "object", "id": 1, "name": "object"}]}))
+    config = "configs/univs_inf/vids/refvos/univs_R50_refvos_davis_c1+univs.yaml"
+    opts = ["MODEL.UniVS.MASKDEC_SELF_ATTN_MASK_TYPE", "sep-blocked",
+            "MODEL.UniVS.TEST.ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING", "False",
+            *common_opts(work / "out", cls_emb), "DATASETS.TEST", '("rvos-refdavis-val-1", )']
+    cfg = official.setup_cfg(args.univs, config, opts)
+    model = build_model(cfg)
+    run_dataset(cfg, model, "rvos-refdavis-val-1")
+    dst = out / "official" / "refdavis17"
+    shutil.copytree(work / "out" / "inference" / "Annotations", dst)
+    return {"config": config, "overrides": opts_public(opts), "benchmark": "refdavis17",
+            "our_cfg_options": [f"test_size={TEST_SIZE}"], "our_subdir": "anno_1",
+            "outputs": "official/refdavis17/<seq>/<frame>.png (object ids; annotator 1, full-video expressions)"}
+
+
 SETUPS = {"vos": setup_vos, "vis": setup_vis, "pvos": setup_pvos, "vss": setup_vss, "vps": setup_vps,
-          "burst": setup_burst}
+          "burst": setup_burst, "refvos": setup_refvos}
 
 
 def main(argv=None):
