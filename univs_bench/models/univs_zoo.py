@@ -283,7 +283,7 @@ class UniVSBenchModel(VideoModel):
             overrides.setdefault("test_size", None)
         official = {} if self.variant in (None, "tiny") else official_test_settings(self.variant, bench.task, bench.name)
         return InferenceConfig.for_benchmark(bench.task, bench.name, base=base,
-                                             overrides={**official, **overrides})
+                                             overrides={**official, **overrides}, backbone=self.variant)
 
     def predict_video(self, item, meta, bench):
         import torch
@@ -355,7 +355,7 @@ class UniVSBenchModel(VideoModel):
 
         tracks = []
         if task == "vis":
-            tracks = _vis_tracks(out["targets"], inv, n)
+            tracks = _vis_tracks(out["targets"], inv, n, topk=cfg.topk)
         elif task == "vps":
             for seg in out["segments"]:
                 if seg["masks"] and seg["class"] in inv:
@@ -420,26 +420,25 @@ def _prompt_region(p, v, resolver):
     return region, ("point" if p.kind == "point" else "scribble")
 
 
-def _vis_tracks(targets, inv: dict, n: int, min_score: float = 0.05, topk: int = 50):
-    """Official ``vis_clip_instances_to_coco_json_video``: one tube per target and class with
-    score = averaged class score x mean mask quality, classes >= 0.1 x ``min_score`` kept,
-    then the best max(1.5 x #(class score > min_score), ``topk``)."""
+def _vis_tracks(targets, inv: dict, n: int, topk: int, min_score: float = 0.05):
+    """Official ``vis_clip_instances_to_coco_json_video``: one result per entity and benchmark
+    class with score = tube class score (window-averaged, see
+    :func:`~univs_bench.models.univs.inference.tube_class_scores`) x the entity's mask-quality
+    factor; selection by :func:`~univs_bench.models.univs.inference.select_vis_results` with
+    ``topk`` = DETECTIONS_PER_IMAGE. Entities whose masks are all empty are results too
+    (blank tubes), as officially."""
     from ..schema import Track
-    rows, above = [], 0
+    from .univs.inference import select_vis_results
+    rows = []
     for t in targets:
-        if not t.masks or t.logit_sum is None:
+        if t.tube_scores is None:
             continue
-        quality = t.quality_sum / max(t.quality_n, 1)
         masks = [t.masks.get(f) for f in range(n)]
-        for k, c in inv.items():
-            s = float(t.logit_sum[k])
-            if s < 0.1 * min_score:
-                continue
-            above += s > min_score
-            rows.append((s * max(quality, 0.1), c, masks))
-    rows.sort(key=lambda r: -r[0])
-    keep = rows[:max(int(above * 1.5), topk)]
-    return [Track(id=i + 1, category=c, masks=m, score=s) for i, (s, c, m) in enumerate(keep)]
+        for k, c in sorted(inv.items()):
+            cs = float(t.tube_scores[k])
+            rows.append((cs * t.quality_factor, cs, c, masks))
+    keep = select_vis_results([r[0] for r in rows], [r[1] for r in rows], topk, min_score)
+    return [Track(id=i + 1, category=rows[j][2], masks=rows[j][3], score=rows[j][0]) for i, j in enumerate(keep)]
 
 
 @BENCHMARK_MODELS.register_module("univs_r50")

@@ -15,31 +15,35 @@ the video length.
 Facts from the official code (MinghanLi/UniVS at 7415d31, ``univs/inference/
 inference_video_entity.py``, ``inference_video_vos.py``, ``comm.py``, ``configs/univs_inf``):
 
-* category-specified tasks: learnable-query score = sigmoid class prob x mask quality
-  (fraction of pixels with logit > 1 among those > -1); stability filter on the quality; box
-  NMS (max IoU over the clip's frames); first clip keeps scores > max(cls threshold, 0.1).
-* a prompt-query prediction is kept when the cosine similarity of its clip embeddings with
-  the target's stored embeddings (temporally weighted, exp(5 t / n)) exceeds the consistency
-  threshold (halved while the first clip's frames are processed); for VIS the target must
-  also keep more than ``entity_overlap_threshold`` (0.5) of its mask after per-pixel
-  competition.
-* new entities: bi-softmax of stored (last 3) and current learnable embeddings,
-  ``(softmax over predictions + softmax over targets) / 2`` averaged over frame pairs, values
-  below the new-object threshold zeroed, Hungarian on 1 - sim; matches above the threshold
-  update the target's class scores (running half average) and embedding, above twice the
-  threshold also its masks; unmatched queries above the class threshold whose masks overlap
-  no stored target (IoU < 0.5 in every frame) become new targets.
-* VSS uses non-overlapping clips (stride = clip length) and the learnable queries only:
-  semantic map = argmax over classes of sum_q score_q,c x sigmoid(mask_q).
-* VPS: panoptic per frame from the targets: prob = score x mask logit, argmax; stuff targets
-  not yet seen as things get score x 0.75; thing segments need ``overlap_threshold`` (0.6) of
-  their mask (half of it once the thing has been output); stuff of one class is one segment.
-* VIS output: one tube per target and class, score = class score averaged over the video x
-  mask quality, classes above 0.1 x 0.05 kept, then the top max(1.5 x #above 0.05, top-k).
-* thresholds (``TASK_DEFAULTS``): YTVIS cls 0.25, OVIS 0.2, VPS cls 0.15 / overlap 0.6 /
-  NMS 0.75 / new 0.05 / consistency 0.05, VSS 0.05, RefVOS 0.05 with 'sep-blocked'
-  self-attention; VOS/PVOS consistency 0.5 hard-coded; test short side 640 in every official
-  stage-3 script (per-backbone settings: ``univs_zoo.official_test_settings``).
+* category-specified tasks (VIS, VPS; ``InferenceVideoEntity``): learnable-query score =
+  sigmoid class prob x mask quality (fraction of pixels with logit > 1 among those > -1).
+  VIS: stability filter on the quality, top-k (DETECTIONS_PER_IMAGE), box NMS (max IoU over the
+  clip's frames) in every clip. VPS: in the first clip only the top 100 split into things (70,
+  box NMS) and stuff (30, first-frame mask IoU < 0.6); later clips take all queries. The first
+  clip (only it, a kept quirk) creates entities above max(cls threshold, 0.1) (VIS) / the cls
+  threshold (VPS).
+* a prompt-query prediction is kept when the cosine similarity of its clip embeddings with the
+  entity's last max(k, 3) embedding slots (temporally weighted, exp(5 t / n)) exceeds the
+  consistency threshold (halved while the clip starts before frame T); for VIS the entity must
+  also keep more than ``entity_overlap_threshold`` (0.5) of its mask after per-pixel competition
+  (score = mean class slots x similarity x quality, at the input size).
+* later clips: bi-softmax of the entities' last 3 embedding slots and the queries,
+  ``(softmax over queries + softmax over entities) / 2`` averaged over frame pairs, values below
+  the new-object threshold zeroed, Hungarian on 1 - sim; a match above the threshold updates the
+  class slot (half average) and embedding slot; its masks are added above twice the threshold
+  (VIS) or above it (VPS). Unmatched queries (VIS: not matched above twice the threshold) above
+  the cls threshold (x 2 for VPS) whose masks overlap no stored entity (IoU < 0.5 in every frame)
+  become entities. No cap on the number of entities.
+* output windows (:func:`output_windows`): every 10 frames (T = 5) and at the end. VIS tube =
+  per-window class means, reweighted and averaged (:func:`tube_class_scores`) x summed mask
+  qualities / (floor(largest sum) + 1); results per class as :func:`select_vis_results`. VPS:
+  :func:`panoptic_window` on the window's summed logits.
+* VSS: non-overlapping clips (stride = clip length, the last one truncated), learnable queries
+  only: label = argmax over classes of sum_q score_q,c x sigmoid(mask_q), quality at the output
+  size.
+* thresholds per benchmark (:data:`TASK_DEFAULTS`) and backbone (:data:`BACKBONE_DEFAULTS`); VOS/PVOS
+  consistency 0.5 hard-coded; test short side 640 in every official stage-3 script (per-backbone
+  geometry, k, R: ``univs_zoo.official_test_settings``).
 * VOS/PVOS/BURST: :meth:`StreamingInference._clip_vos` (``inference_video_vos.py``).
 
 Ablation switches (paper Table 3): ``prompt_as_queries`` (off: the pool tokens are extra
@@ -50,6 +54,7 @@ matching of learnable-query embeddings by cosine similarity, MinVIS-style).
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -67,22 +72,41 @@ TRACKERS = ("vs2p", "similarity")
 # is not read there)
 VOS_CONSISTENCY_THRESHOLD = 0.5
 
-# Per-benchmark defaults from the official inference configs (configs/univs_inf/vids/*).
+# Per-task and per-benchmark values of the official stage-3 runs (tools/test/test_*_stage3.sh, which
+# pick configs/univs_inf/vids/{vis,vps,vss}/univs_*_c1+univs_entity.yaml; YAML inheritance resolved):
+# VIS (vis/univs_R50_yt21_c1+univs_entity.yaml <- univs_R50_yt21_c1+univs.yaml): APPLY_CLS_THRES 0.25,
+# STABILITY_SCORE_THRESH 0.25 (overrides vis/Base.yaml's 0.5), DETECTIONS_PER_IMAGE 35, BOX_NMS_THRESH
+# 0.85, DETECT_NEWLY_OBJECT_THRESHOLD 0.1, TEMPORAL_CONSISTENCY_THRESHOLD 0.25; OVIS
+# (univs_R50_ovis_c1+univs_entity.yaml): APPLY_CLS_THRES 0.2, DETECTIONS_PER_IMAGE 50. YTVIS19 has no
+# official script or inference YAML: it takes the YTVIS21 entity YAML's values.
+# VPS (vps/Base.yaml): APPLY_CLS_THRES 0.15, OVERLAP_THRESHOLD 0.6, BOX_NMS_THRESH 0.75,
+# DETECT_NEWLY_OBJECT_THRESHOLD 0.05, TEMPORAL_CONSISTENCY_THRESHOLD 0.05 (its STABILITY_SCORE_THRESH and
+# DETECTIONS_PER_IMAGE are never read by the VPS path: top 100 / things 70 / stuff 30 are hard-coded).
+# VSS: learnable queries only, no threshold is read.
 TASK_DEFAULTS: dict[str, dict] = {
     "vis": {"score_threshold": 0.25, "box_nms_threshold": 0.85, "newly_threshold": 0.1,
-                "consistency_threshold": 0.25, "stability_threshold": 0.5, "topk": 50, "test_size": 640},
+                "consistency_threshold": 0.25, "stability_threshold": 0.25, "topk": 35, "test_size": 640},
     "ytvis19": {"score_threshold": 0.25, "topk": 35},
     "ytvis21": {"score_threshold": 0.25, "topk": 35},
     "ovis": {"score_threshold": 0.2, "topk": 50},
     "vps": {"score_threshold": 0.15, "overlap_threshold": 0.6, "box_nms_threshold": 0.75,
-                "newly_threshold": 0.05, "consistency_threshold": 0.05, "stability_threshold": 0.25,
-                "topk": 100, "test_size": 640},
-    "vss": {"score_threshold": 0.05, "test_size": 640},
+                "newly_threshold": 0.05, "consistency_threshold": 0.05, "test_size": 640},
+    "vss": {"test_size": 640},
     # VOS/PVOS/BURST read no threshold (the consistency threshold is hard-coded, see
     # VOS_CONSISTENCY_THRESHOLD); PVOS runs the VOS procedure plus the semantic help
     "vos": {"test_size": 640},
     "refvos": {"score_threshold": 0.05, "test_size": 640},
     "pvos": {"test_size": 640},
+}
+
+# Per-backbone differences of the official runs (applied after TASK_DEFAULTS, keyed by the model
+# variant, then by task or benchmark): every Swin VIS entity YAML sets DETECTIONS_PER_IMAGE 50
+# (vis/univs_swin{t,b,l}_yt21_c1+univs_entity.yaml); the Swin-T and Swin-L OVIS YAMLs inherit their
+# YTVIS21 entity YAML, hence APPLY_CLS_THRES 0.25 (Swin-B's inherits R50 OVIS: 0.2).
+BACKBONE_DEFAULTS: dict[str, dict[str, dict]] = {
+    "swint": {"vis": {"topk": 50}, "ovis": {"score_threshold": 0.25}},
+    "swinb": {"vis": {"topk": 50}},
+    "swinl": {"vis": {"topk": 50}, "ovis": {"score_threshold": 0.25}},
 }
 
 
@@ -108,12 +132,13 @@ class InferenceConfig:
     box_nms_threshold: float = 0.85       # BOX_NMS_THRESH
     newly_threshold: float = 0.1          # DETECT_NEWLY_OBJECT_THRESHOLD
     consistency_threshold: float = 0.25   # TEMPORAL_CONSISTENCY_THRESHOLD
-    stability_threshold: float = 0.5     # STABILITY_SCORE_THRESH
+    stability_threshold: float = 0.25    # STABILITY_SCORE_THRESH (VIS only)
     entity_overlap_threshold: float = 0.5  # OVERLAP_THRESHOLD_ENTITY (VIS)
     overlap_threshold: float = 0.6        # OVERLAP_THRESHOLD (VPS panoptic)
     new_object_iou: float = 0.5
     similarity_threshold: float = 0.5     # cosine, 'similarity' tracker / prompts-as-keys
-    topk: int = 50                        # DETECTIONS_PER_IMAGE
+    topk: int = 35                        # DETECTIONS_PER_IMAGE (VIS: per clip and per video)
+    max_entities: int | None = None       # our option: cap on targets per video (official: none)
     prompt_sampling: str = "random"       # tokens in a mask: official random subset | 'linspace' (ours)
     prompt_seed: int = 0                  # seed of that subset (the official draw is unseeded)
     self_attn_mask_type: str | None = None  # None: the decoder's ('sep'); 'sep-blocked' Swin-L PVOS
@@ -134,12 +159,17 @@ class InferenceConfig:
 
     @classmethod
     def for_benchmark(cls, task: str, name: str | None = None, base: dict | None = None,
-                      overrides: dict | None = None) -> InferenceConfig:
-        """Defaults, then the task's and benchmark's official values, then ``overrides``."""
+                      overrides: dict | None = None, backbone: str | None = None) -> InferenceConfig:
+        """Defaults, then the task's and benchmark's official values, then the backbone's
+        (:data:`BACKBONE_DEFAULTS`), then ``overrides``."""
         d = dict(base or {})
         d.update(TASK_DEFAULTS.get(task, {}))
         if name:
             d.update(TASK_DEFAULTS.get(name, {}))
+        per_backbone = BACKBONE_DEFAULTS.get(backbone or "", {})
+        d.update(per_backbone.get(task, {}))
+        if name:
+            d.update(per_backbone.get(name, {}))
         d.update(overrides or {})
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
@@ -191,13 +221,23 @@ def box_iou(a: Tensor, b: Tensor) -> Tensor:
 
 def video_box_nms(masks: Tensor, scores: Tensor, threshold: float) -> Tensor:
     """Indices (by decreasing score) kept by box NMS on (N, T, H, W) mask logits: a mask is
-    dropped when its box IoU with a higher-scored one, maxed over frames, reaches ``threshold``."""
+    dropped when its box IoU with a higher-scored one, maxed over frames, reaches ``threshold``.
+
+    Boxes as the official ``convert_mask_to_box`` (x2, y2 = the last row/column inside the mask,
+    so a one-pixel-wide box has zero area; empty masks -> zeros) normalised by the mask size, IoU
+    as ``video_box_iou`` (union clamped at 1e-3)."""
     order = scores.argsort(descending=True)
     if order.numel() <= 1:
         return order
+    h, w = masks.shape[-2:]
     boxes = masks_to_boxes(masks[order] > 0)  # N, T, 4
-    _n, t = boxes.shape[:2]
-    iou = torch.stack([box_iou(boxes[:, i], boxes[:, i]) for i in range(t)], -1).amax(-1)
+    boxes = torch.where(boxes.any(-1, keepdim=True), boxes - boxes.new_tensor([0, 0, 1, 1]), boxes)
+    boxes = boxes / boxes.new_tensor([w, h, w, h])
+    area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])   # N, T
+    lt = torch.max(boxes[:, None, :, :2], boxes[None, :, :, :2])
+    rb = torch.min(boxes[:, None, :, 2:], boxes[None, :, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)                                    # N, N, T
+    iou = (inter / (area[:, None] + area[None] - inter).clamp(min=1e-3)).amax(-1)
     max_prev = torch.triu(iou, diagonal=1).amax(0)
     return order[max_prev < threshold]
 
@@ -271,6 +311,153 @@ def mask_iou_per_frame(a: Tensor, b: Tensor) -> Tensor:
     inter = torch.einsum("ntp,mtp->nmt", af, bf)
     union = af.sum(-1)[:, None] + bf.sum(-1)[None] - inter
     return (inter / union.clamp(min=1)).amax(-1)
+
+
+# ---------------------------------------------------------------------- official output procedure
+NUM_FRAMES_WINDOW = 5   # MODEL.BoxVIS.TEST.NUM_FRAMES_WINDOW (univs/config.py default, never overridden)
+
+
+def output_window_size(clip_length: int) -> int:
+    """Frames per output window of the official entity inference (``InferenceVideoEntity.
+    num_frames_window_output``): (ceil(max(NUM_FRAMES_WINDOW, T) / 5) + 1) x 5, i.e. 10 for T = 5."""
+    return (math.ceil(max(NUM_FRAMES_WINDOW, clip_length) / 5) + 1) * 5
+
+
+def output_windows(starts: list[int], n: int, clip_length: int, memory: int) -> dict[int, tuple[int, int]]:
+    """The official VIS/VPS save schedule (``inference_video``, step 3): {clip start: (first frame,
+    end frame)} of the window written after that clip. A window of ``output_window_size`` frames is
+    written after clip ``i`` when ``i > k`` and ``i % size == k`` (k = ``memory``, the
+    NUM_PREV_FRAMES_MEMORY); the last clip writes every frame not yet written."""
+    size = output_window_size(clip_length)
+    out, first = {}, 0
+    for j, s in enumerate(starts):
+        if j == len(starts) - 1:
+            out[s] = (first, n)
+        elif s > memory and s % size == memory:
+            out[s] = (first, first + size)
+            first += size
+    return out
+
+
+def window_reweight(scores: Tensor) -> Tensor:
+    """Official ``calculate_mask_temporal_consistency_scores`` on (W, K) per-window class scores:
+    a non-blank window keeps its scores when the previous window is non-blank too and gets half of
+    them when it is blank; a blank window (all zeros) stays zero; the first window is unchanged."""
+    nonblank = (scores.sum(-1) > 0).float()
+    w = torch.ones(len(scores))
+    for t in range(len(scores)):
+        s, e = max(0, t - 1), min(len(scores), t + 1)
+        w[t] = nonblank[t] * nonblank[s:e].sum() / max(e - s, 1)
+    return scores * w[:, None].to(scores)
+
+
+def tube_class_scores(window_scores: Tensor) -> Tensor:
+    """Class scores (K,) of a VIS tube from its per-window scores (W, K) (official
+    ``vis_clip_instances_to_coco_json_video``): reweighted windows summed over the non-blank ones."""
+    s = window_reweight(window_scores.float())
+    return s.sum(0) / (s.sum(-1) > 0).sum().clamp(min=1)
+
+
+def tube_quality_factors(quality_sums: list[float]) -> list[float]:
+    """Official VIS mask-quality factor of every tube (``save_results_vis`` on the last window):
+    the tube's summed mask qualities / (floor(largest such sum in the video) + 1)."""
+    if not quality_sums:
+        return []
+    den = int(max(quality_sums)) + 1
+    return [q / den for q in quality_sums]
+
+
+def select_vis_results(scores: list[float], class_scores: list[float], topk: int,
+                       min_score: float = 0.05) -> list[int]:
+    """Indices of the (tube, class) results the official video keeps: results whose class score is
+    below 0.1 x ``min_score`` are never made; n = max(int(1.5 x #(class score > min_score)), topk);
+    every result scoring at least the (n+1)-th best score is kept (n + 1 results, more on ties)."""
+    made = [i for i, c in enumerate(class_scores) if not c < 0.1 * min_score]
+    if not made:
+        return []
+    above = sum(class_scores[i] > min_score for i in made)
+    ranked = sorted((scores[i] for i in made), reverse=True)
+    cut = ranked[min(max(int(above * 1.5), topk), len(ranked) - 1)]
+    return [i for i in made if scores[i] >= cut]
+
+
+def panoptic_window(frame_logits: Callable[[int], Tensor], num_frames: int, class_scores: Tensor,
+                    thing: list[bool], obj_ids: list[int], thing_segments: dict, stuff_segments: dict,
+                    overlap_threshold: float) -> list[Tensor]:
+    """Official ``save_results_vps`` on one output window: panoptic id maps of its frames.
+
+    ``frame_logits(j)`` gives the (N, H, W) summed mask logits of the N entities on the window's
+    j-th frame at the output size (zeros where an entity has no prediction: sigmoid 0.5 counts as
+    foreground, as officially). Entity score = max of ``class_scores`` (N, K) x mask quality over
+    the whole window; stuff entities not yet output as things get x 0.75; each pixel goes to the
+    argmax of score x logit, background where every sigmoid < 0.5; a thing keeps its pixels only
+    if they are at least ``overlap_threshold`` (half of it once output before) of its own area
+    over the window; stuff of one class is one segment. ``thing_segments`` (entity -> segment
+    id) and ``stuff_segments`` (class -> segment id) are updated (ids as officially: a window
+    starts from the largest id so far + 1 and numbers from there + 1).
+    """
+    n_ent = len(obj_ids)
+    if n_ent == 0:
+        return [None] * num_frames
+    above, nonneg = torch.zeros(n_ent), torch.zeros(n_ent)
+    for j in range(num_frames):
+        x = frame_logits(j).float().flatten(1)
+        above += (x > 1).sum(1).cpu()
+        nonneg += (x > -1).sum(1).cpu()
+    scores, classes = class_scores.float().cpu().max(-1)
+    scores = scores * (above / nonneg.clamp(min=1))
+    old_things = set(thing_segments)
+    for k in range(n_ent):
+        if obj_ids[k] not in old_things and not thing[k]:
+            scores[k] *= 0.75
+    ids_maps, area, orig = [], torch.zeros(n_ent), torch.zeros(n_ent)
+    for j in range(num_frames):
+        x = frame_logits(j).float()
+        sig = x.sigmoid()
+        ids = (scores.to(x)[:, None, None] * x).argmax(0)
+        ids[(sig < 0.5).all(0)] = -1
+        fg = (sig >= 0.5)
+        won = fg.gather(0, ids.clamp(min=0)[None])[0] & (ids >= 0)
+        area += torch.bincount(ids[ids >= 0].flatten().cpu(), minlength=n_ent)[:n_ent].float()
+        orig += fg.flatten(1).sum(1).cpu().float()
+        ids_maps.append((ids.cpu(), won.cpu()))
+    over = torch.zeros(n_ent)
+    for ids, won in ids_maps:
+        over += torch.bincount(ids[won].flatten(), minlength=n_ent)[:n_ent].float()
+    used = list(thing_segments.values()) + list(stuff_segments.values())
+    current = max(used) + 1 if used else 0
+    seg_of = {}
+    for k in range(n_ent):
+        if not (area[k] > 0 and orig[k] > 0 and over[k] > 0):
+            continue
+        thr = 0.5 * overlap_threshold if obj_ids[k] in old_things else overlap_threshold
+        if thing[k] and float(area[k] / orig[k]) < thr:
+            continue
+        if not thing[k]:
+            c = int(classes[k])
+            if c not in stuff_segments:
+                current += 1
+                stuff_segments[c] = current
+            seg_of[k] = stuff_segments[c]
+        else:
+            if obj_ids[k] not in thing_segments:
+                current += 1
+                thing_segments[obj_ids[k]] = current
+            seg_of[k] = thing_segments[obj_ids[k]]
+    lut = torch.zeros(n_ent + 1, dtype=torch.int32)
+    for k, sid in seg_of.items():
+        lut[k + 1] = sid
+    return [torch.where(won, lut[ids + 1], torch.zeros_like(lut[ids + 1])) for ids, won in ids_maps]
+
+
+def resample_operator(small: int, big: int) -> Tensor:
+    """(small, small) matrix M with x -> M x equal to bilinear up-sampling a length-``small`` axis to
+    ``big`` and back (align_corners False, no antialias): the official path stores accumulated
+    mask logits at the input size and compares them with predictions at 1/4 size after a
+    bilinear down-sampling."""
+    eye = torch.eye(small)[None]
+    up = F.interpolate(eye, size=big, mode="linear", align_corners=False)
+    return F.interpolate(up, size=small, mode="linear", align_corners=False)[0]
 
 
 # ---------------------------------------------------------------------- decoder pass
@@ -422,6 +609,21 @@ class Target:
     first_index: int = -1                # official first_appear_frame_idxs (buffer tensor index)
     masks: dict = field(default_factory=dict)   # frame -> RLE (output)
     obj_id: int | None = None            # the prompt's target id (VOS-like tasks)
+    # VIS/VPS entities (official per-clip slots): the current class slot, the sum of all class
+    # slots since the first clip, the class means written at each output window (VIS), and the
+    # final tube class scores and mask-quality factor (VIS, set when the video ends)
+    cls_slot: Tensor | None = None
+    cls_total: Tensor | None = None
+    window_scores: list = field(default_factory=list)
+    tube_scores: Tensor | None = None
+    quality_factor: float | None = None
+
+
+def _update_slot(slots: deque, embd: Tensor) -> None:
+    """Official running average of the current embedding slot with an accepted prediction's clip
+    embedding: (slot + e) / 2, or e when the slot is blank."""
+    last = slots[-1]
+    slots[-1] = (last + embd) / (float(bool((last != 0).any())) + 1.0)
 
 
 class FeatureCache:
@@ -718,15 +920,21 @@ class StreamingInference:
         self.out_size = (video.height, video.width)
         n = video.num_frames
         length = min(cfg.clip_length, n)
-        stride = length if task == "vss" else min(cfg.clip_stride, length)
-        starts = clip_starts(n, length, stride)
+        if task == "vss":
+            # official: non-overlapping clips, the last one truncated at the video end
+            starts = list(range(0, n, length))
+        else:
+            stride = min(cfg.clip_stride, length)
+            starts = clip_starts(n, length, stride)
+        windows = output_windows(starts, n, length, cfg.num_prev_frames_memory) if task in ("vis", "vps") else {}
+        self._roundtrip = None
         cache = FeatureCache(self._extract, lambda f: self._load(video, f))
         self.stats = {"max_pool_len": 0, "max_cached_frames": 0, "max_pending_frames": 0,
                       "max_state_bytes": 0, "clips": len(starts), "proca_calls": 0}
         state = _VideoState(task=task, video=video)
         state.prompts = PromptSlotBuffer(cfg.num_prev_frames_memory, cfg.clip_length)
         for ci, s in enumerate(starts):
-            idx = list(range(s, s + length))
+            idx = list(range(s, min(s + length, n)))
             mf, levels = cache.get(idx)
             fidx = torch.tensor(idx, device=self.device)
             next_start = starts[ci + 1] if ci + 1 < len(starts) else n
@@ -747,13 +955,48 @@ class StreamingInference:
             if task not in ("vss", "vos", "pvos"):
                 for f in range(s, next_start):
                     self._finalize(state, f, levels, idx, task)
+            if s in windows:
+                self._write_window(state, *windows[s])
             if len(state.prompts):
                 self.stats["max_pool_len"] = max(self.stats["max_pool_len"],
                                                  1 + min(state.prompts.memory, len(state.prompts)))
             self.stats["max_state_bytes"] = max(self.stats["max_state_bytes"],
                                                 cache.nbytes() + state.nbytes())
             cache.drop_before(next_start)
+        if task == "vis":
+            _finish_vis(state)
+        elif task == "vps":
+            state.relabel_things(self._class_mean)
         return state.result()
+
+    def _write_window(self, state, first: int, end: int) -> None:
+        """Official step 3 at an output clip: VIS records every entity's class mean; VPS assembles
+        the window's panoptic frames from the held summed logits of every entity."""
+        if state.task == "vis":
+            for t in state.targets:
+                t.window_scores.append(self._class_mean(state, t).cpu())
+            return
+        ents = list(state.targets)
+        frames = list(range(first, end))
+        zeros = torch.zeros(self.mask_size, device=self.device)
+
+        def frame_logits(j):
+            held = state.hold.get(frames[j], {})
+            x = torch.stack([held.get(t.id, zeros) for t in ents]) if ents else zeros[None][:0]
+            x = self._input_frames(x)
+            if tuple(x.shape[-2:]) != self.out_size:
+                x = F.interpolate(x[None], size=self.out_size, mode="bilinear", align_corners=False)[0]
+            return x
+
+        things = state.video.thing_classes or set()
+        cls = torch.stack([self._class_mean(state, t) for t in ents]) if ents else torch.zeros(0, 1)
+        thing = [int(c) in things for c in cls.argmax(-1).tolist()] if ents else []
+        maps = panoptic_window(frame_logits, len(frames), cls, thing, [t.id for t in ents],
+                               state.thing_segments, state.stuff_segments, self.cfg.overlap_threshold)
+        for f, m in zip(frames, maps):
+            state.hold.pop(f, None)
+            if m is not None:
+                state.panoptic_frame(f, m)
 
     # ------------------------------------------------------------------ accumulation
     def _accumulate(self, state, target_id: int, frames: list[int], logits: Tensor) -> None:
@@ -764,17 +1007,6 @@ class StreamingInference:
                 buf[target_id] = (s + logits[j], c + 1)
             else:
                 buf[target_id] = (logits[j].clone(), 1)
-
-    def _current_masks(self, state, targets: list[Target], frames: list[int]) -> Tensor:
-        """Accumulated binary masks (N, T, h4, w4) of ``targets`` on ``frames``."""
-        out = torch.zeros(len(targets), len(frames), *self.mask_size, dtype=torch.bool, device=self.device)
-        for j, f in enumerate(frames):
-            buf = state.pending.get(f, {})
-            for i, t in enumerate(targets):
-                if t.id in buf:
-                    s, c = buf[t.id]
-                    out[i, j] = (s / c) > 0
-        return out
 
     def _new_target(self, state, first_frame: int, **kw) -> Target:
         t = Target(id=len(state.all_targets) + 1, first_frame=first_frame,
@@ -787,8 +1019,19 @@ class StreamingInference:
 
     # ------------------------------------------------------------------ category tasks
     def _clip_entities(self, state, mf, levels, fidx, ci: int) -> None:
+        """One clip of VIS/VPS (official ``InferenceVideoEntity.inference_video`` steps 1-2).
+
+        Per entity the official per-clip slots are kept: class scores (one slot per clip since
+        the first clip, zeros before the entity's birth; the tube/panoptic class is their mean)
+        and embeddings (slot of the clip = mean of the last 3 slots, then running-averaged with
+        each accepted prediction's clip embedding). Order per clip: prompt predictions
+        (consistency, VIS overlap rule), then learnable queries (first clip: detection; later
+        clips: bi-softmax matching, then new entities).
+        """
         cfg, task = self.cfg, state.task
         frames = fidx.tolist()
+        if ci > 0:
+            self._pad_slots(state)
         use_prompts = cfg.tracker == "vs2p" and cfg.prompt_as_queries
         prompted = list(state.targets) if cfg.tracker == "vs2p" else []
         if prompted:
@@ -804,46 +1047,43 @@ class StreamingInference:
         masks, embds = out["pred_masks"], out["pred_embds"]
         lq_logits, lq_masks, lq_embds = logits[:nq], masks[:nq], embds[:nq]
 
-        # step 1: prompt-specified targets (their own predictions)
+        # step 1: prompt-specified targets (official write_prompt_predictions_into_annotations_per_clip)
         if prompts is not None and len(prompted):
             p_masks, p_embds = masks[nq:], embds[nq:]
-            stored = stored_embeds(prompted, max(cfg.num_prev_frames_memory // cfg.clip_stride, 3),
-                                   p_embds.shape[-1], p_embds.device)
+            n_cons = max(int(cfg.num_prev_frames_memory / cfg.clip_stride), 3)
+            stored = stored_embeds(prompted, n_cons, p_embds.shape[-1], p_embds.device)
             sim = consistency_similarity(stored, p_embds)
             thr = cfg.consistency_threshold * (0.5 if frames[0] < cfg.clip_length else 1.0)
             ok = sim > thr
-            q = mask_quality(p_masks)
+            # quality (and the VIS overlap rule) on the masks at the input size, padding cropped
+            q = self._input_quality(p_masks)
             if task == "vis":
-                cls = torch.stack([t.logit_sum.max() if t.logit_sum is not None else p_masks.new_tensor(0.)
-                                   for t in prompted])
-                score = cls * sim.clamp(min=0) * q
-                prob = p_masks.sigmoid().flatten(1)
-                ids = (score[:, None] * prob).argmax(0)
-                is_bg = (prob < 0.5).all(0)
-                win = (ids[None] == torch.arange(len(prompted), device=ids.device)[:, None]) & ~is_bg[None]
-                orig = (prob > 0.5).sum(1).clamp(min=1)
-                kept = (win & (prob > 0.5)).sum(1)
-                ok = ok & (win.sum(1) / orig > cfg.entity_overlap_threshold) & (kept > 0)
+                cls = torch.stack([self._class_mean(state, t).max() for t in prompted]).to(q)
+                ok = ok & self._overlap_keep(p_masks, cls * sim.to(q) * q)
             for i in torch.nonzero(ok).flatten().tolist():
                 t = prompted[i]
                 self._accumulate(state, t.id, frames, p_masks[i])
-                t.embeds.append(p_embds[i].mean(0))
+                _update_slot(t.embeds, p_embds[i].mean(0))
                 t.quality_sum += float(q[i])
                 t.quality_n += 1
 
-        # step 2: learnable queries -> matches and new entities
-        score = lq_logits * mask_quality(lq_masks)[:, None]
+        # step 2: learnable queries (official detect_newly_entities_per_clip_{instance,pixel})
         qual = mask_quality(lq_masks)
-        keep = torch.arange(nq, device=score.device)
-        if cfg.stability_threshold > 0:
-            keep = keep[qual[keep] > cfg.stability_threshold]
-        top = score[keep].amax(-1)
-        keep = keep[top.argsort(descending=True)[:cfg.topk]]
-        if task == "vps" and state.video.thing_classes is not None and len(keep):
-            keep = self._nms_thing_stuff(state, keep, score, lq_masks)
-        elif len(keep) > 1:
-            keep = keep[video_box_nms(lq_masks[keep], score[keep].amax(-1), cfg.box_nms_threshold)]
-        if not state.targets:
+        score = lq_logits * qual[:, None]
+        first_clip = ci == 0
+        if task == "vps":
+            keep = self._vps_candidates(state, score, lq_masks) if first_clip else torch.arange(nq)
+        else:
+            keep = torch.arange(nq, device=score.device)
+            if cfg.stability_threshold > 0:
+                keep = keep[qual[keep] > cfg.stability_threshold]
+            keep = keep[score[keep].amax(-1).argsort(descending=True)[:cfg.topk]]
+            if len(keep) > 1:
+                keep = keep[video_box_nms(lq_masks[keep], score[keep].amax(-1), cfg.box_nms_threshold)]
+        keep = keep.to(score.device)
+        if first_clip:
+            # official quirk (kept): only the first clip may create entities without the IoU test;
+            # if it creates none, none is ever created (the IoU test needs a stored entity)
             thr = max(cfg.score_threshold, 0.1) if task == "vis" else cfg.score_threshold
             new = [int(k) for k in keep if float(score[k].max()) > thr]
         else:
@@ -851,30 +1091,60 @@ class StreamingInference:
             match = bisoftmax_match if cfg.tracker == "vs2p" else cosine_match
             mthr = cfg.newly_threshold if cfg.tracker == "vs2p" else cfg.similarity_threshold
             rows, cols, sims = match(stored, lq_embds[keep], mthr)
-            matched_q = set()
+            # VIS adds masks only for matches above twice the threshold; VPS for every match
+            mask_thr = mthr if (task == "vps" or cfg.tracker == "similarity" or not cfg.prompt_as_queries) \
+                else 2 * mthr
+            masked = set()
             for r, c_, sv in zip(rows.tolist(), cols.tolist(), sims.tolist()):
                 t, k = state.targets[r], int(keep[c_])
-                matched_q.add(k)
-                t.logit_sum = score[k] if t.logit_sum is None else 0.5 * (t.logit_sum + score[k])
-                t.embeds.append(lq_embds[k].mean(0))
-                if cfg.tracker == "similarity" or (not cfg.prompt_as_queries) or sv > 2 * cfg.newly_threshold:
+                t.cls_total = t.cls_total - t.cls_slot
+                t.cls_slot = 0.5 * (t.cls_slot + score[k])
+                t.cls_total = t.cls_total + t.cls_slot
+                _update_slot(t.embeds, lq_embds[k].mean(0))
+                if sv > mask_thr:
+                    masked.add(k)
                     self._accumulate(state, t.id, frames, lq_masks[k])
                     t.quality_sum += float(qual[k])
                     t.quality_n += 1
-            new = []
-            cand = [int(k) for k in keep if int(k) not in matched_q]
+            # official quirk (kept, VIS): a query matched only between thr and 2 thr is still a
+            # candidate (the matched set is re-bound to the > 2 thr matches before this test)
+            excluded = masked if task == "vis" else {int(keep[c_]) for c_ in cols.tolist()}
             thr = cfg.score_threshold * (2 if task == "vps" else 1)
-            cand = [k for k in cand if float(score[k].max()) > thr]
-            if cand:
-                cur = self._current_masks(state, state.targets, frames)
+            cand = [int(k) for k in keep if int(k) not in excluded and float(score[k].max()) > thr]
+            new = []
+            if cand and state.targets:
+                cur = self._stored_masks_small(state, state.targets, frames)
                 iou = mask_iou_per_frame(lq_masks[cand] > 0, cur)
-                new = [k for j, k in enumerate(cand) if iou.shape[1] == 0 or float(iou[j].max()) < cfg.new_object_iou]
-        for k in new:  # no cap on the number of targets (official)
+                new = [k for j, k in enumerate(cand) if float(iou[j].max()) < cfg.new_object_iou]
+        if cfg.max_entities is not None:
+            new = new[:max(cfg.max_entities - len(state.all_targets), 0)]
+        n_slots_before = state.num_slots - 1
+        for k in new:
             t = self._new_target(state, frames[0])
-            t.logit_sum = score[k].clone()
+            t.embeds = deque([torch.zeros_like(lq_embds[k][0])] * min(n_slots_before, self._emb_slots() - 1),
+                             maxlen=self._emb_slots())
             t.embeds.append(lq_embds[k].mean(0))
+            t.cls_slot, t.cls_total = score[k].clone(), score[k].clone()
             t.quality_sum, t.quality_n = float(qual[k]), 1
             self._accumulate(state, t.id, frames, lq_masks[k])
+        for t in state.targets:
+            t.logit_sum = self._class_mean(state, t)
+
+    def _emb_slots(self) -> int:
+        return max(int(self.cfg.num_prev_frames_memory / self.cfg.clip_stride), 3)
+
+    @staticmethod
+    def _class_mean(state, t: Target) -> Tensor:
+        """Mean of the entity's class slots over every clip so far (zeros before its birth)."""
+        return t.cls_total / state.num_slots
+
+    def _pad_slots(self, state) -> None:
+        """Official ``pad_zero_annotations_for_next_clip``: a new class slot (copy of the last) and
+        a new embedding slot (mean of the last 3) for every entity."""
+        state.num_slots += 1
+        for t in state.targets:
+            t.cls_total = t.cls_total + t.cls_slot
+            t.embeds.append(torch.stack(list(t.embeds)[-3:]).mean(0))
 
     def _entity_masks_at(self, state, f: int) -> Tensor | None:
         """Every target's accumulated mask of frame ``f`` (N, Hp, Wp): summed logits upsampled
@@ -892,22 +1162,70 @@ class StreamingInference:
                 logits[t.row] = buf[t.id][0]
         return self._to_input(logits) > 0
 
-    def _nms_thing_stuff(self, state, keep, score, masks):
-        """VPS first-clip style de-duplication: box NMS among things (top 70), first-frame
-        mask IoU < 0.6 among stuff (top 30)."""
-        labels = score[keep].argmax(-1)
-        things = state.video.thing_classes
-        is_thing = torch.tensor([int(l) in things for l in labels.tolist()], dtype=torch.bool)
-        kt, ks = keep[is_thing][:70], keep[~is_thing][:30]
+    def _vps_candidates(self, state, score, masks):
+        """Official first-clip VPS de-duplication: the top 100 queries by score, split by their
+        class into things (top 70, box NMS) and stuff (top 30, first-frame mask IoU < 0.6);
+        things first. No stability filter."""
+        top = score.amax(-1).argsort(descending=True)[:100]
+        things = state.video.thing_classes or set()
+        labels = score[top].argmax(-1)
+        is_thing = torch.tensor([int(c) in things for c in labels.tolist()], dtype=torch.bool, device=top.device)
+        kt, ks = top[is_thing][:70], top[~is_thing][:30]
         if len(kt) > 1:
             kt = kt[video_box_nms(masks[kt], score[kt].amax(-1), self.cfg.box_nms_threshold)]
         if len(ks) > 1:
-            order = score[ks].amax(-1).argsort(descending=True)
-            ks = ks[order]
-            m = (masks[ks][:, :1] > 0)
+            m = masks[ks][:, :1] > 0
             iou = mask_iou_per_frame(m, m)
             ks = ks[torch.triu(iou, diagonal=1).amax(0) < 0.6]
         return torch.cat([kt, ks])
+
+    def _input_frames(self, m: Tensor) -> Tensor:
+        """(N, h4, w4) logits -> (N, H, W) at the resized input size (padding cropped)."""
+        return self._to_input(m)[:, :self.resized[0], :self.resized[1]]
+
+    def _input_quality(self, masks: Tensor) -> Tensor:
+        """Mask quality of (N, T, h4, w4) logits over the clip at the input size, padding cropped."""
+        above = torch.zeros(masks.shape[0], device=masks.device)
+        nonneg = torch.zeros_like(above)
+        for j in range(masks.shape[1]):
+            x = self._input_frames(masks[:, j]).flatten(1)
+            above += (x > 1).sum(1)
+            nonneg += (x > -1).sum(1)
+        return above / nonneg.clamp(min=1)
+
+    def _overlap_keep(self, masks: Tensor, scores: Tensor) -> Tensor:
+        """Official VIS overlap rule among prompted entities over the clip at the input size: a
+        pixel goes to the argmax of score x sigmoid (background where every sigmoid < 0.5); an
+        entity is kept when more than ``entity_overlap_threshold`` of its own area (> 0.5) is
+        won and at least one of its pixels survives."""
+        n = masks.shape[0]
+        won = torch.zeros(n, device=masks.device)
+        orig, over = torch.zeros_like(won), torch.zeros_like(won)
+        rng = torch.arange(n, device=masks.device)[:, None]
+        for j in range(masks.shape[1]):
+            prob = self._input_frames(masks[:, j]).sigmoid().flatten(1)
+            ids = (scores[:, None] * prob).argmax(0)
+            win = (ids[None] == rng) & ~(prob < 0.5).all(0)[None]
+            fg = prob > 0.5
+            won += win.sum(1)
+            orig += fg.sum(1)
+            over += (win & fg).sum(1)
+        return (won / orig.clamp(min=1) > self.cfg.entity_overlap_threshold) & (over > 0)
+
+    def _stored_masks_small(self, state, targets: list[Target], frames: list[int]) -> Tensor:
+        """Accumulated masks (N, T, h4, w4) as the official new-entity test sees them: logits
+        accumulated at the input size, bilinearly down-sampled to 1/4, > 0."""
+        if self._roundtrip is None:
+            self._roundtrip = (resample_operator(self.mask_size[0], self.padded[0]).to(self.device),
+                               resample_operator(self.mask_size[1], self.padded[1]).to(self.device))
+        mh, mw = self._roundtrip
+        out = torch.zeros(len(targets), len(frames), *self.mask_size, dtype=torch.bool, device=self.device)
+        for j, f in enumerate(frames):
+            buf = state.pending.get(f, {})
+            for i, t in enumerate(targets):
+                if t.id in buf:
+                    out[i, j] = torch.einsum("hw,hH,wW->HW", buf[t.id][0].float(), mh, mw) > 0
+        return out
 
     def _class_probs(self, logits: Tensor, state) -> Tensor:
         p = logits.float().sigmoid()
@@ -1221,16 +1539,42 @@ class StreamingInference:
 
     # ------------------------------------------------------------------ VSS
     def _clip_vss(self, state, mf, levels, fidx) -> None:
+        """Official ``save_results_vss``: mask logits bilinear to the input size, cropped, nearest to
+        the output size; query score = class prob x mask quality over the clip at the output size;
+        label = argmax over the benchmark's classes of sum_q score x sigmoid(mask)."""
         out = decode_clip(self.dec, levels, mf, fidx, None, "detection")
         nq = self.dec.num_queries
         masks = out["pred_masks"][:nq]
-        probs = self._class_probs(out["pred_logits"][:nq], state) * mask_quality(masks)[:, None]
+        probs = self._class_probs(out["pred_logits"][:nq], state)
+        sub = state.video.class_subset
+        if sub is not None:
+            probs = probs[:, sub.to(probs.device)]
+        rows, cols = self._nearest_index()
+        # counts at the output size = counts at the input size weighted by nearest multiplicity
+        rm = torch.bincount(rows, minlength=self.resized[0]).float()
+        cm = torch.bincount(cols, minlength=self.resized[1]).float()
+        above = torch.zeros(nq, device=masks.device)
+        nonneg = torch.zeros_like(above)
+        for j in range(masks.shape[1]):
+            x = self._input_frames(masks[:, j])
+            above += torch.einsum("qhw,h,w->q", (x > 1).float(), rm, cm)
+            nonneg += torch.einsum("qhw,h,w->q", (x > -1).float(), rm, cm)
+        probs = probs * (above / nonneg.clamp(min=1))[:, None]
         for j, f in enumerate(fidx.tolist()):
-            m = self._to_input(masks[:, j])[:, :self.resized[0], :self.resized[1]].sigmoid()
+            m = self._input_frames(masks[:, j]).sigmoid()
             sem = torch.einsum("qk,qhw->khw", probs, m).argmax(0)
-            if tuple(sem.shape) != self.out_size:
-                sem = F.interpolate(sem[None, None].float(), size=self.out_size, mode="nearest")[0, 0].long()
+            sem = sem[rows][:, cols]
+            if sub is not None:
+                sem = sub.to(sem.device)[sem]
             state.semantic_frame(f, sem.cpu().numpy())
+
+    def _nearest_index(self):
+        """Source rows and columns (at the resized input size) of every output pixel under
+        ``F.interpolate(mode='nearest')``."""
+        (rh, rw), (oh, ow) = self.resized, self.out_size
+        r = F.interpolate(torch.arange(rh, dtype=torch.float32).view(1, 1, rh, 1), size=(oh, 1), mode="nearest")
+        c = F.interpolate(torch.arange(rw, dtype=torch.float32).view(1, 1, 1, rw), size=(1, ow), mode="nearest")
+        return r.flatten().long().to(self.device), c.flatten().long().to(self.device)
 
     # ------------------------------------------------------------------ finalize a frame
     def _finalize(self, state, f: int, levels, idx: list[int], task: str) -> None:
@@ -1252,52 +1596,17 @@ class StreamingInference:
                 if bool(out_masks[i].any()):
                     tmap[tid].masks[f] = state.encode(out_masks[i])
         elif task == "vps":
-            self._panoptic_frame(state, f, ids, logits, tmap)
+            # summed (not averaged) logits wait for their output window
+            state.hold[f] = {tid: buf[tid][0] for tid in ids}
 
-    def _panoptic_frame(self, state, f: int, ids, logits, tmap) -> dict:
-        cfg = self.cfg
-        things = state.video.thing_classes or set()
-        if logits is None:
-            return {}
-        scores, classes = [], []
-        for tid in ids:
-            cs = tmap[tid].logit_sum
-            s, c = cs.max(-1)
-            scores.append(float(s))
-            classes.append(int(c))
-        scores = torch.tensor(scores, device=logits.device) * mask_quality(logits)
-        for i, tid in enumerate(ids):
-            if classes[i] not in things and tid not in state.thing_segments:
-                scores[i] *= 0.75
-        full = self._to_input(logits)[:, :self.resized[0], :self.resized[1]]
-        if tuple(full.shape[-2:]) != self.out_size:
-            full = F.interpolate(full[None], size=self.out_size, mode="bilinear", align_corners=False)[0]
-        prob_ids = (scores[:, None, None] * full).argmax(0)
-        sig = full.sigmoid()
-        bg = (sig < 0.5).all(0)
-        pool_masks = {}
-        for i, tid in enumerate(ids):
-            win = (prob_ids == i) & ~bg
-            mask = win & (sig[i] >= 0.5)
-            area, orig = int(win.sum()), int((sig[i] >= 0.5).sum())
-            if area == 0 or orig == 0 or not bool(mask.any()):
-                continue
-            isthing = classes[i] in things
-            if isthing:
-                thr = 0.5 * cfg.overlap_threshold if tid in state.thing_segments else cfg.overlap_threshold
-                if area / orig < thr:
-                    continue
-                if tid not in state.thing_segments:
-                    state.thing_segments[tid] = state.next_segment(classes[i], True)
-                seg = state.thing_segments[tid]
-            else:
-                if classes[i] not in state.stuff_segments:
-                    state.stuff_segments[classes[i]] = state.next_segment(classes[i], False)
-                seg = state.stuff_segments[classes[i]]
-            state.add_segment_mask(seg, f, mask)
-            pool_masks[tid] = logits[i] > 0
-        state.flush_segments(f)
-        return pool_masks
+
+def _finish_vis(state) -> None:
+    """Tube class scores and mask-quality factors of every VIS entity (official
+    ``vis_clip_instances_to_coco_json_video`` and ``save_results_vis``)."""
+    ents = state.all_targets
+    for t, qf in zip(ents, tube_quality_factors([t.quality_sum for t in ents])):
+        t.tube_scores = tube_class_scores(torch.stack(t.window_scores))
+        t.quality_factor = qf
 
 
 def stored_embeds(targets: list[Target], n: int, dim: int, device) -> Tensor:
@@ -1325,34 +1634,45 @@ class _VideoState:
         self.prompts = PromptSlotBuffer()
         self.last_final: tuple[int, dict] | None = None   # the last finalised frame's accumulations
         self.vos: dict = {}
-        self.thing_segments: dict[int, dict] = {}
-        self.stuff_segments: dict[int, dict] = {}
+        self.thing_segments: dict[int, int] = {}   # VPS: entity id -> segment id
+        self.stuff_segments: dict[int, int] = {}   # VPS: class -> segment id
         self.segments: list[dict] = []
-        self._seg_frame: dict[int, Tensor] = {}
         self.semantic: dict[int, dict[int, dict]] = {}
+        self.num_slots = 1                       # class/embedding slots per entity (clips so far)
+        self.hold: dict[int, dict] = {}          # VPS: frame -> {entity: summed logits} until output
 
     @staticmethod
     def encode(mask: Tensor) -> dict:
         from univs_bench.io.rle import encode
         return encode(mask.cpu().numpy().astype(np.uint8))
 
-    def next_segment(self, cls: int, isthing: bool) -> dict:
-        seg = {"id": len(self.segments) + 1, "class": cls, "isthing": isthing, "masks": {}}
-        self.segments.append(seg)
-        return seg
+    def panoptic_frame(self, f: int, seg_map: Tensor) -> None:
+        """Store the segments of one panoptic frame (segment ids as officially numbered)."""
+        by_id = {sg["id"]: sg for sg in self.segments}
+        for sid in torch.unique(seg_map).tolist():
+            if sid == 0:
+                continue
+            if sid not in by_id:
+                by_id[sid] = {"id": sid, "class": None, "isthing": None, "masks": {}}
+                self.segments.append(by_id[sid])
+            by_id[sid]["masks"][f] = self.encode(seg_map == sid)
 
-    def add_segment_mask(self, seg: dict, f: int, mask: Tensor) -> None:
-        prev = self._seg_frame.get(seg["id"])
-        self._seg_frame[seg["id"]] = mask if prev is None else (prev | mask)
-
-    def flush_segments(self, f: int) -> None:
-        by_id = {s["id"]: s for s in self.segments}
-        for sid, m in self._seg_frame.items():
-            by_id[sid]["masks"][f] = self.encode(m)
-        self._seg_frame = {}
+    def relabel_things(self, class_mean) -> None:
+        """Segment classes as the official ``vps_output_results``: a thing segment takes its
+        entity's final class (mean of all its class slots), stuff the class it was merged by."""
+        things = self.video.thing_classes or set()
+        tmap = {t.id: t for t in self.all_targets}
+        cls_of = {sid: (int(class_mean(self, tmap[obj]).argmax()), None) for obj, sid in self.thing_segments.items()}
+        cls_of.update({sid: (c, False) for c, sid in self.stuff_segments.items()})
+        for sg in self.segments:
+            c, isthing = cls_of[sg["id"]]
+            sg["class"], sg["isthing"] = c, (c in things) if isthing is None else isthing
+        self.segments.sort(key=lambda sg: sg["id"])
 
     def semantic_frame(self, f: int, sem: np.ndarray) -> None:
         from univs_bench.io.rle import encode
+        for masks in self.semantic.values():  # a frame written again keeps only its new labels
+            masks.pop(f, None)
         for c in np.unique(sem).tolist():
             self.semantic.setdefault(int(c), {})[f] = encode((sem == c).astype(np.uint8))
 
@@ -1366,6 +1686,8 @@ class _VideoState:
             total += x.nelement() * x.element_size()
         for buf in self.pending.values():
             total += sum(s.nelement() * s.element_size() for s, _ in buf.values())
+        for held in self.hold.values():   # VPS frames waiting for their output window
+            total += sum(x.nelement() * x.element_size() for x in held.values())
         return total
 
     def result(self) -> dict:
