@@ -351,3 +351,46 @@ def test_predict_video_passes_the_vis_topk(tiny, monkeypatch, tmp_path):
     model.options = {"topk": 7, "clip_length": 2}
     model.predict_video(item, meta, SimpleNamespace(task="vis", name="synthetic_vis"))
     assert seen["topk"] == 7
+
+
+def test_mask_without_a_cell_gets_the_whole_grid_only_if_no_mask_of_the_call_has_one():
+    # official get_mask_prompt: cells = nearest-downsampled mask >= min(0.5, max over ALL masks of
+    # the call); a 1-pixel mask off the sampled pixels has no cell: it takes the whole grid only
+    # when no other mask of the same call has a cell, else it stays blank (zero tokens)
+    from univs_bench.models.univs.position_encoding import PositionEmbeddingSine3D
+    from univs_bench.models.univs.prompt_encoder import VisualPromptSampler
+    feats = torch.arange(1 * 1 * 4 * 2 * 2, dtype=torch.float32).view(1, 1, 4, 2, 2) + 1
+    small = torch.zeros(16, 16, dtype=torch.bool)
+    small[3, 5] = True                       # nearest sampling reads pixels (0, 0), (0, 8), (8, 0), (8, 8)
+    big = torch.zeros(16, 16, dtype=torch.bool)
+    big[8:, 8:] = True                       # cell (1, 1)
+    sampler = VisualPromptSampler(num_points=4, stride=8, sampling="raster")
+    pe = PositionEmbeddingSine3D(2)
+    tok, _, _ = sampler.encode(feats, -feats, pe, [{"regions": small[None], "kinds": ["mask"]}], 1)
+    assert torch.equal(tok[0, :, 0], feats[0, 0].flatten(1).t())          # alone: the 4 cells of the grid
+    tok, _, _ = sampler.encode(feats, -feats, pe, [{"regions": torch.stack([small, big]), "kinds": ["mask"] * 2}], 1)
+    assert (tok[0] == 0).all()                                              # with a celled mask: blank
+    assert torch.equal(tok[1, :, 0], feats[0, 0, :, 1, 1].expand(4, 4))
+
+
+def test_cellless_mask_tokens_are_zero_features_at_the_official_point_code():
+    # official select_points_from_box_mask: a mask pixel within a quarter of the box size of the box
+    # centre (strict; boxes end at the last row/column), else any mask pixel; raster = first one
+    from univs_bench.models.univs.position_encoding import PositionEmbeddingSine3D
+    from univs_bench.models.univs.prompt_encoder import VisualPromptSampler, official_prompt_point
+    block = torch.zeros(16, 16, dtype=torch.bool)
+    block[1:6, 2:7] = True      # box x 2..6 (centre 4, width 4), y 1..5: inner pixels x in {3, 4}, y in {2, 3}
+    assert official_prompt_point(block).tolist() == [3.5 / 16, 2.5 / 16]
+    dot = torch.zeros(16, 16, dtype=torch.bool)
+    dot[3, 5] = True            # zero-size box: no inner pixel -> the mask's own pixel
+    assert official_prompt_point(dot).tolist() == [5.5 / 16, 3.5 / 16]
+    big = torch.zeros(16, 16, dtype=torch.bool)
+    big[8:, 8:] = True
+    feats = torch.arange(4 * 2 * 2, dtype=torch.float32).view(1, 1, 4, 2, 2) + 1
+    pe = PositionEmbeddingSine3D(2)
+    sampler = VisualPromptSampler(num_points=3, stride=8, sampling="raster")
+    tok, pos, _ = sampler.encode(feats, -feats, pe, [{"regions": torch.stack([block, big]), "kinds": ["mask"] * 2,
+                                                      "frame_indices": [7]}], 1)
+    assert (tok[0] == 0).all()
+    want = pe.forward_points(torch.tensor([[3.5 / 16, 2.5 / 16]]), torch.tensor([7]))[0, 0]
+    assert torch.allclose(pos[0, :, 0], want.expand(3, 4))

@@ -611,3 +611,82 @@ def test_vos_tracked_objects_compete_and_keep_over_a_quarter(tiny, monkeypatch, 
         assert np.array_equal(out[1][2], cols(0, 14)) and np.array_equal(out[2][2], cols(14, 24))
     else:             # B = A: A wins every tie, B keeps 0 % and is dropped
         assert np.array_equal(out[1][2], cols(0, 16)) and 2 not in out[2]
+
+
+def test_burst_runs_on_its_annotated_frames_only(tmp_path, tiny, monkeypatch):
+    """B2: the official BURST val json keeps only the annotated frames, so the model sees those
+    (burst_all_frames=True: every frame, ours); predictions exist on annotated frames only."""
+    from univs_bench.benchmarks import get_benchmark
+    from univs_bench.data_converters import bench_data
+    from univs_bench.runner import Runner, model_inputs
+    from univs_bench.synthetic import SynthConfig
+    runner = Runner("first_frame_copy", work_dir=str(tmp_path), progress=False,
+                    synth_cfg=SynthConfig(videos=1, frames=8, size=(48, 64)))
+    bench = get_benchmark("burst")
+    spec = bench_data(bench.name)
+    ann = runner.annotations(bench, spec, runner.bench_root(bench))
+    item = ann.data_list[0]
+    annotated = item.video.annotated_frames()
+    assert 0 < len(annotated) < item.video.num_frames
+    loaded = []
+    real = inf.StreamingInference._load
+    monkeypatch.setattr(inf.StreamingInference, "_load", lambda self, v, f: loaded.append(f) or real(self, v, f))
+    import copy
+    model = copy.copy(tiny)
+    model.options = {"clip_length": 2}
+    pred = model.predict_video(model_inputs(item), ann.metainfo, bench)
+    assert max(loaded) == len(annotated) - 1                     # the model's video: annotated frames
+    for t in pred.tracks:
+        assert all(t.masks[f] is None for f in range(item.video.num_frames) if f not in annotated)
+    model.options = {"clip_length": 2, "burst_all_frames": True}
+    loaded.clear()
+    model.predict_video(model_inputs(item), ann.metainfo, bench)
+    assert max(loaded) == item.video.num_frames - 1
+
+
+def test_predict_video_on_synthetic_viposeg(tmp_path, tiny):
+    """PVOS end to end with univs_tiny (its 40 classes cannot hold VIPSeg's: no semantic help,
+    no error); prompts carry their object's class."""
+    from univs_bench.benchmarks import get_benchmark
+    from univs_bench.data_converters import bench_data
+    from univs_bench.runner import Runner, model_inputs
+    from univs_bench.synthetic import SynthConfig
+    runner = Runner("first_frame_copy", work_dir=str(tmp_path), progress=False,
+                    synth_cfg=SynthConfig(videos=1, frames=4, size=(48, 64)))
+    bench = get_benchmark("viposeg")
+    ann = runner.annotations(bench, bench_data(bench.name), runner.bench_root(bench))
+    item = ann.data_list[0]
+    assert item.prompts and all(p.category is not None for p in item.prompts)
+    import copy
+    model = copy.copy(tiny)
+    model.options = {"clip_length": 2}
+    pred = model.predict_video(model_inputs(item), ann.metainfo, bench)
+    pred.check(ann.metainfo, prediction=True)
+    assert {t.id for t in pred.tracks} == {p.target for p in item.prompts}
+
+
+def test_plain_weights_are_loaded_unless_ema_is_asked(tmp_path, tiny):
+    """C22: the official test builds no EMA teacher, so `backbone_t.`/`sem_seg_head_t.` copies in
+    a checkpoint are ignored and the plain weights used; ema_weights=True loads the copies."""
+    sd = {k: v.clone() for k, v in tiny.net.state_dict().items() if k.startswith(("backbone.", "sem_seg_head."))}
+    teacher = {k.replace("backbone.", "backbone_t.", 1).replace("sem_seg_head.", "sem_seg_head_t.", 1): v + 1
+               for k, v in sd.items()}
+    path = tmp_path / "official.pth"
+    torch.save({"model": {**sd, **teacher}}, path)
+    key = "sem_seg_head.predictor.query_feat.weight"
+    plain = UniVSTiny(checkpoint=str(path), device="cpu")
+    assert torch.equal(plain.net.state_dict()[key], sd[key])
+    assert plain.describe()["ema_used"] is False and plain.describe()["ema_available"] is True
+    ema = UniVSTiny(checkpoint=str(path), device="cpu", ema_weights=True)
+    assert torch.equal(ema.net.state_dict()[key], sd[key] + 1) and ema.describe()["ema_used"] is True
+
+
+def test_self_attention_mask_type_reaches_the_decoder(tiny, monkeypatch):
+    """C20: the Swin-L PVOS run's 'sep-blocked' is passed to the decoder's self-attention mask."""
+    dec = tiny.net.sem_seg_head.predictor
+    seen = []
+    real = dec.self_attn_mask
+    monkeypatch.setattr(dec, "self_attn_mask", lambda *a, **k: seen.append(k.get("mask_type")) or real(*a, **k))
+    StreamingInference(tiny.net, InferenceConfig(clip_length=3, self_attn_mask_type="sep-blocked")).run(
+        video(4, objects=vos_objects()), "pvos")
+    assert seen and set(seen) == {"sep-blocked"}

@@ -174,9 +174,7 @@ def test_prompt_regions_and_sampler():
     region = torch.zeros(16, 16, dtype=torch.bool)
     region[0, 5] = True  # a one-pixel scribble touches one 8x8 cell
     assert region_to_feature_grid(region, (2, 2), 8, "scribble").tolist() == [[True, False], [False, False]]
-    # a non-empty mask that no cell samples selects the whole grid (official threshold min(0.5, max))
-    assert region_to_feature_grid(region, (2, 2), 8, "mask").all()
-    assert not region_to_feature_grid(torch.zeros(16, 16, dtype=torch.bool), (2, 2), 8, "mask").any()
+    assert not region_to_feature_grid(region, (2, 2), 8, "mask").any()   # no sampled pixel
 
     feats = torch.arange(2 * 1 * 4 * 2 * 2, dtype=torch.float32).view(2, 1, 4, 2, 2) + 1
     pos = -feats
@@ -311,3 +309,26 @@ def test_sot_prompts_from_masks_are_padded_per_batch(tiny_model):
 def test_bpe_tokenizer_matches_clip_ids():
     tok = BPETokenizer(default_bpe_path())  # the vocabulary installed by `make setup`
     assert tok("a photo of a cat", 8)[0].tolist() == [SOT_TOKEN, 320, 1125, 539, 320, 2368, EOT_TOKEN, 0]
+
+
+def test_mask_without_a_sampled_cell_follows_the_official_threshold():
+    """get_mask_prompt thresholds cells at min(0.5, max over every mask of the call): a
+    non-empty mask with no cell gets the whole grid only when no mask of the call has a cell;
+    otherwise zero features at the position code of a point of the mask."""
+    from univs_bench.models.univs.prompt_encoder import official_prompt_point
+    feats = torch.arange(1 * 1 * 4 * 2 * 2, dtype=torch.float32).view(1, 1, 4, 2, 2) + 1
+    pe_layer = PositionEmbeddingSine3D(2)
+    pos = pe_layer(feats)
+    a = torch.zeros(16, 16, dtype=torch.bool)
+    a[8:, 8:] = True                      # covers cell (1, 1)
+    b = torch.zeros(16, 16, dtype=torch.bool)
+    b[2, 3] = True                        # no pixel (8i, 8j)
+    sampler = VisualPromptSampler(num_points=3, stride=8)
+    tok, pe, _ = sampler.encode(feats, pos, pe_layer, [{"regions": torch.stack([a, b])}], 1)
+    assert torch.equal(tok[0, :, 0], feats[0, 0, :, 1, 1].expand(3, 4))
+    assert (tok[1] == 0).all()
+    xy = official_prompt_point(b)
+    assert xy.tolist() == [3.5 / 16, 2.5 / 16]
+    assert torch.allclose(pe[1, :, 0], pe_layer.forward_points(xy[None], torch.tensor([0]))[0, 0].expand(3, 4))
+    tok, _, _ = sampler.encode(feats, pos, pe_layer, [{"regions": b[None]}], 1)
+    assert set(tok[0, :, 0, 0].tolist()) <= {1.0, 2.0, 3.0, 4.0} and (tok[0] != 0).all()   # whole grid

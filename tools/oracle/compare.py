@@ -301,7 +301,7 @@ TENSOR_FIXTURE = FIXTURES / "vos" / "official" / "tensor_clip0.pt"
 TENSOR_RTOL = 1e-4
 
 
-def tensor_mode_diffs(work: Path, fixture: Path = TENSOR_FIXTURE) -> dict:
+def tensor_mode_diffs(work: Path, fixture: Path = TENSOR_FIXTURE, num_prompt_points: int = 256) -> dict:
     """``UniVS.forward(mode='tensor')`` of our univs_r50 on the first clip of the VOS video vs the
     official decoder's eval forward there (make_fixtures ``save_tensor_fixture``).
 
@@ -311,6 +311,9 @@ def tensor_mode_diffs(work: Path, fixture: Path = TENSOR_FIXTURE) -> dict:
     region there). Returns, per output and part ('learnable' = the first kept learnable queries,
     'prompt' = the prompt queries), the max abs difference and the official max abs value;
     :func:`tensor_close` is the pass rule (max diff <= 1e-4 x max(1, max |official|)).
+    ``num_prompt_points``: R of the official model that made the fixture (the VOS YAML's
+    VISUAL_PROMPT_PIXELS_PER_IMAGE, 256); ours is a model setting (``num_prompt_points`` of the
+    mask decoder, 32 by default as in training), so it is built with the same value.
     """
     import torch
     import torch.nn.functional as F
@@ -318,7 +321,8 @@ def tensor_mode_diffs(work: Path, fixture: Path = TENSOR_FIXTURE) -> dict:
     from univs_bench.models.univs.checkpoint import build_variant, load_official_checkpoint
     d = torch.load(str(fixture), weights_only=True)
     ckpt, cls = write_weights(work)
-    model = build_variant("r50", device="cpu", mask_decoder={"num_classes": 3938})
+    model = build_variant("r50", device="cpu", mask_decoder={"num_classes": 3938,
+                                                             "num_prompt_points": num_prompt_points})
     load_official_checkpoint(model, str(ckpt), strict=True)
     model.sem_seg_head.predictor.set_class_embeddings(torch.load(str(cls), weights_only=True))
     model.eval()

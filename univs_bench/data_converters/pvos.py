@@ -3,7 +3,7 @@ on the frame where it first appears), ``Annotations_gt`` (full GT, valid), ``obj
 (video -> object -> VIPSeg class 0..123).
 
 Tracks come from the full GT (``Annotations_gt``, or ``Annotations`` in train), categories from
-``obj_class.json``, and each object's prompt is its reference mask. Predictions are written
+``obj_class.json``, and each object's prompt is its reference mask with its class. Predictions are written
 by :class:`univs_bench.data_converters.vos.PaletteWriter` with ``frames='annotated'`` (one PNG
 per GT frame, as the scorer pairs files by position).
 """
@@ -71,7 +71,10 @@ class VIPOSegConverter(BaseConverter):
         prompts = []
         for r in refs:
             f = r.first_frame()
-            prompts.append(Prompt(id=str(r.id), kind="mask", target=r.id, frame=f, mask=r.masks[f]))
+            # the object's class is part of the PVOS input (obj_class.json; the official
+            # VIPOSeg json carries it as the object's category), read by the stuff semantic help
+            prompts.append(Prompt(id=str(r.id), kind="mask", target=r.id, frame=f, mask=r.masks[f],
+                                  category=cats.get(r.id)))
         annotated = sorted({f for t in tracks for f, m in enumerate(t.masks) if m is not None})
         gt_frames = {p.stem for p in full.glob("*.png")}
         annotated = [i for i, n in enumerate(frames) if n in gt_frames] or annotated

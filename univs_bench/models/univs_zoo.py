@@ -355,10 +355,16 @@ class UniVSBenchModel(VideoModel):
             cmap = {}
             if task == "pvos":  # VIPOSeg: the semantic help for stuff objects needs the class slice
                 self._use_benchmark_classes(meta, bench)
-                cmap = self._class_map(meta, bench)
-                video.class_subset = torch.tensor(sorted(cmap.values()), dtype=torch.long)
-                things = {c.id for c in meta.categories if c.isthing}
-                video.thing_classes = {k for c, k in cmap.items() if c in things}
+                try:
+                    cmap = self._class_map(meta, bench)
+                except InputError:
+                    if self.variant not in (None, "tiny"):
+                        raise
+                    cmap = {}  # a small model without the VIPSeg classes: no semantic help
+                if cmap:
+                    video.class_subset = torch.tensor(sorted(cmap.values()), dtype=torch.long)
+                    things = {c.id for c in meta.categories if c.isthing}
+                    video.thing_classes = {k for c, k in cmap.items() if c in things}
             seen = set()
             for p in sorted(item.prompts, key=lambda p: (p.frame if p.frame is not None else 0)):
                 if p.kind not in ("mask", "box", "point", "scribble") or p.target is None or p.target in seen:

@@ -201,6 +201,14 @@ def masks_to_boxes(masks: Tensor) -> Tensor:
     return torch.where(empty[..., None], torch.zeros_like(boxes), boxes)
 
 
+def mask_boxes_inclusive(masks: Tensor) -> Tensor:
+    """Bool masks (..., H, W) -> boxes (..., 4) x1, y1, x2, y2 with inclusive max indices, zeros
+    for empty masks (official ``convert_mask_to_box``)."""
+    b = masks_to_boxes(masks)
+    nonempty = masks.flatten(-2).any(-1)[..., None]
+    return torch.where(nonempty, b - torch.tensor([0.0, 0.0, 1.0, 1.0], device=b.device), b)
+
+
 def box_iou(a: Tensor, b: Tensor) -> Tensor:
     """(N, 4) x (M, 4) -> (N, M) IoU."""
     area_a = (a[:, 2] - a[:, 0]).clamp(min=0) * (a[:, 3] - a[:, 1]).clamp(min=0)
@@ -744,7 +752,7 @@ class StreamingInference:
         img = np.asarray(video.load(f))
         if tuple(img.shape[:2]) != self.resized:
             img = resize_uint8(img, self.resized, nearest=False)
-        x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.uint8)).to(self.device).permute(2, 0, 1).float()
+        x = torch.from_numpy(np.array(img, dtype=np.uint8)).to(self.device).permute(2, 0, 1).float()
         x = (x - self.mean.to(x)) / self.std.to(x)
         return F.pad(x, (0, self.padded[1] - x.shape[-1], 0, self.padded[0] - x.shape[-2]))
 
@@ -760,6 +768,19 @@ class StreamingInference:
             r = resize_uint8(r, self.resized, nearest=True)
         r = torch.from_numpy(np.ascontiguousarray(r)).to(self.device).float()
         return F.pad(r, (0, self.padded[1] - r.shape[1], 0, self.padded[0] - r.shape[0])) > 0.5
+
+    def _region_box(self, region) -> Tensor:
+        """Normalised box of an original-resolution prompt region as the official GT box:
+        the annotation's x1, y1, x2 + 1, y2 + 1 scaled to the resized frame, over the padded
+        size (``write_targets_into_annotations_per_clip``)."""
+        r = np.asarray(region.cpu() if isinstance(region, Tensor) else region)
+        ys, xs = np.nonzero(r)
+        if ys.size == 0:
+            return torch.zeros(4, device=self.device)
+        sy, sx = self.resized[0] / r.shape[0], self.resized[1] / r.shape[1]
+        hp, wp = self.padded
+        return torch.tensor([xs.min() * sx / wp, ys.min() * sy / hp, (xs.max() + 1) * sx / wp,
+                             (ys.max() + 1) * sy / hp], dtype=torch.float32, device=self.device)
 
     def _to_input(self, logits: Tensor) -> Tensor:
         """(N, h4, w4) logits -> (N, Hp, Wp) logits."""
@@ -778,7 +799,7 @@ class StreamingInference:
 
     # ------------------------------------------------------------------ pools
     def _tokens(self, levels: list[Tensor], frame_pos: int, frame_index: int, regions: Tensor,
-                kinds: list[str]) -> tuple[Tensor, Tensor]:
+                kinds: list[str], boxes: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Prompt tokens (P, R, C) and positions of ``regions`` (P, Hp, Wp) on one frame of the clip,
         sampled from the decoder's 1/8 level (with level embedding and the clip's 3D position)."""
         x = levels[-1]  # T, C, h, w
@@ -791,7 +812,7 @@ class StreamingInference:
         pos = allpos[:, frame_pos:frame_pos + 1]
         out = self.sampler.encode(feats, pos, self.dec.pe_layer,
                                   [{"regions": regions, "kinds": kinds, "key_frame": 0,
-                                    "frame_indices": [frame_index]}], 1, training=False,
+                                    "frame_indices": [frame_index], "boxes": boxes}], 1, training=False,
                                   generator=self.generator)
         if out is None:
             c = x.shape[1]
@@ -820,14 +841,17 @@ class StreamingInference:
         tok, pe = state.prompts.keys(torch.tensor([x.first_index for x in targets]), rows)
         return tok.flatten(0, 1), pe.flatten(0, 1)
 
-    def _sample_rows(self, levels, frame_pos: int, frame_index: int, regions: Tensor):
+    def _sample_rows(self, levels, frame_pos: int, frame_index: int, regions: Tensor,
+                     boxes: Tensor | None = None):
         """Tokens (N, R, C), positions and validity (N,) of padded-size ``regions`` (N, Hp, Wp)
-        on frame ``frame_pos`` of the clip (official ``get_mask_prompt``; empty -> blank)."""
-        tok, pe = self._tokens(levels, frame_pos, frame_index, regions, ["mask"] * regions.shape[0])
+        on frame ``frame_pos`` of the clip (official ``get_mask_prompt``; empty -> blank;
+        ``boxes`` (N, 4) normalised: the stored boxes the official point choice uses)."""
+        tok, pe = self._tokens(levels, frame_pos, frame_index, regions, ["mask"] * regions.shape[0], boxes)
         return tok, pe, regions.flatten(1).any(1)
 
     def _update_prompts(self, state, targets: list[Target], levels, frames: list[int],
-                        masks_at: Callable[[int], Tensor | None]) -> None:
+                        masks_at: Callable[[int], Tensor | None],
+                        boxes_at: Callable[[int], Tensor | None] | None = None) -> None:
         """The official per-clip update of the prompt slot buffer (``process_per_video_inference``)
         for ``targets`` (rows in buffer order), ``masks_at(frame)`` giving their current binary
         masks (N, Hp, Wp) at the padded input size (None: none stored).
@@ -842,10 +866,11 @@ class StreamingInference:
         cfg, buf = self.cfg, state.prompts
         t, stride = len(frames), min(cfg.clip_stride, len(frames))
         n = len(targets)
+        boxes_at = boxes_at or (lambda f: None)
         if frames[0] == 0:
             m = masks_at(0)
             m = m if m is not None else torch.zeros(n, *self.padded, dtype=torch.bool, device=self.device)
-            tok, pe, _ = self._sample_rows(levels, 0, 0, m)
+            tok, pe, _ = self._sample_rows(levels, 0, 0, m, boxes_at(0))
             buf.fill(tok, pe, start=0)
             return
         if buf.tokens is None:
@@ -857,8 +882,10 @@ class StreamingInference:
                 if m is None:
                     continue
                 has = torch.tensor([x.first_frame <= frames[0] - 1 for x in targets], device=self.device)
-                tok, pe, _ = self._sample_rows(levels, key, frames[0] + key, m)
-                buf.write_slot(key, tok[has], pe[has], has)
+                bx = boxes_at(f)
+                tok, pe, _ = self._sample_rows(levels, key, frames[0] + key, m[has],
+                                               None if bx is None else bx[has])
+                buf.write_slot(key, tok, pe, has)
         else:
             buf.pad(stride)
         buf.add_targets(n - buf.num_targets)
@@ -866,7 +893,7 @@ class StreamingInference:
             m = masks_at(frames[key])
             if m is None:
                 continue
-            tok, pe, valid = self._sample_rows(levels, key, frames[key], m)
+            tok, pe, valid = self._sample_rows(levels, key, frames[key], m, boxes_at(frames[key]))
             if bool(valid.any()):
                 buf.write_from(-t + key, tok, pe, valid)
 
@@ -1228,7 +1255,7 @@ class StreamingInference:
             state.by_obj[o["id"]] = t
             vs["targets"].append(t)
         vs["first"] = torch.full((len(objs),), -1, dtype=torch.long)
-        vs["logits"], vs["embds"] = {}, {}
+        vs["logits"], vs["embds"], vs["boxes"] = {}, {}, {}
         sub = state.video.class_subset
         things = state.video.thing_classes or set()
         vs["stuff"] = [state.task == "pvos" and o.get("class") is not None and int(o["class"]) not in things
@@ -1298,7 +1325,7 @@ class StreamingInference:
         n = len(objs)
         if n == 0:
             return
-        logits, embds, first = vs["logits"], vs["embds"], vs["first"]
+        logits, embds, first, boxes = vs["logits"], vs["embds"], vs["first"], vs["boxes"]
         hp, wp = self.padded
         h, w = self.resized
         c_dim = self.dec.hidden_dim
@@ -1306,18 +1333,21 @@ class StreamingInference:
         new_frames = frames if i == 0 else frames[t - stride:]
         for f in new_frames:
             logits[f] = torch.zeros(n, hp, wp, device=self.device)
+            boxes[f] = torch.zeros(n, 4, device=self.device)
             prev = [embds[g] for g in range(f - stride, f) if g in embds]
             embds[f] = torch.stack(prev).mean(0) if (i > 0 and prev) else torch.zeros(n, c_dim, device=self.device)
         for r, o in enumerate(objs):
             f = int(o["frame"])
             if f in logits and frames[0] <= f <= frames[-1]:
                 logits[f][r] = self._region_to_input(o["region"]).float()
+                boxes[f][r] = self._region_box(o["region"])
                 first[r] = f
         for r, tg in enumerate(targets):
             tg.first_index = int(first[r])
 
         if cfg.tracker == "vs2p":
-            self._update_prompts(state, targets, levels, frames, lambda f: (logits[f] > 0) if f in logits else None)
+            self._update_prompts(state, targets, levels, frames, lambda f: (logits[f] > 0) if f in logits else None,
+                                 lambda f: boxes.get(f))
         use_prompts = cfg.tracker == "vs2p" and cfg.prompt_as_queries
         prompts = self._prompt_batch(state, targets, t) if use_prompts else None
         extra = self._pool_keys(state, targets) if (cfg.tracker == "vs2p" and not use_prompts) else None
@@ -1335,6 +1365,8 @@ class StreamingInference:
             sel, learn_ok = self._vos_learnable(state, out, frames, is_first, has_app)
         pm = self._to_input(out["pred_masks"][sel].flatten(0, 1)).view(n, t, hp, wp)
         pe_ = out["pred_embds"][sel].float()
+        h4, w4 = out["pred_masks"].shape[-2:]
+        pbox = mask_boxes_inclusive(out["pred_masks"][sel] > 0) / torch.tensor([w4, h4, w4, h4], device=self.device)
         probs = out["pred_logits"][sel].float().sigmoid()
         quality = mask_quality(pm[..., :h, :w])
         sem = None
@@ -1375,6 +1407,7 @@ class StreamingInference:
                     cur[sem[j0:] == vs["label"][r]] = 10.0
                 for j in range(j0, t):
                     logits[frames[j]][r] = cur[j - j0]
+                    boxes[frames[j]][r] = pbox[r, j]
                 self._vos_class(targets[r], probs[r])
 
         # STEP2: tracked objects
@@ -1389,7 +1422,8 @@ class StreamingInference:
             else:
                 sim, ok = vs.pop("learn_sim")[rows], learn_ok[rows]
             mm, q, e, sim = pm[rows].clone(), quality[rows].clone(), pe_[rows].clone(), sim.clone()
-            mm[~ok], q[~ok], e[~ok], sim[~ok] = 0, 0, 0, 0
+            bx = pbox[rows].clone()
+            mm[~ok], q[~ok], e[~ok], sim[~ok], bx[~ok] = 0, 0, 0, 0, 0
             orig = (mm > 0).flatten(1).sum(1).clamp(min=1)
             sig = mm.sigmoid()
             if sem is not None:
@@ -1409,6 +1443,7 @@ class StreamingInference:
             mm = mm * binary
             for j, f in enumerate(frames):
                 logits[f][rows] += mm[:, j]
+                boxes[f][rows] = bx[:, j]
                 old = embds[f][rows]
                 nonblank = (old != 0).any(-1).float()[:, None]
                 embds[f][rows] = (old + e[:, j]) / (nonblank + 1)
@@ -1431,6 +1466,7 @@ class StreamingInference:
         keep_from = frames[stride] if not is_last and t > stride else frames[-1] + 1
         for f in [f for f in logits if f < keep_from]:
             del logits[f]
+            boxes.pop(f, None)
         m = max(cfg.num_prev_frames_memory, cfg.clip_length)
         for f in [f for f in embds if f <= frames[-1] - m]:
             del embds[f]
@@ -1683,6 +1719,8 @@ class _VideoState:
             total += x.nelement() * x.element_size()
         for buf in self.pending.values():
             total += sum(s.nelement() * s.element_size() for s, _ in buf.values())
+        for held in self.hold.values():   # VPS frames waiting for their output window
+            total += sum(x.nelement() * x.element_size() for x in held.values())
         return total
 
     def result(self) -> dict:

@@ -41,21 +41,39 @@ def region_to_feature_grid(region: Tensor, size: tuple[int, int], stride: int,
     """Binary region (H, W) at input resolution -> (h, w) bool cells at the feature level.
 
     The region is zero-padded to ``size * stride`` (the padded image). Masks use nearest
-    sampling (cell (i, j) = pixel (stride i, stride j)); a non-empty mask that leaves no cell
-    selects the whole grid (official ``get_mask_prompt``: threshold ``min(0.5, max)`` = 0).
-    Boxes and scribbles keep every touched cell so thin strokes survive (ours: the official
-    inference only takes masks).
+    sampling (cell (i, j) = pixel (stride i, stride j)); what a non-empty mask that leaves no
+    cell becomes is decided by :meth:`VisualPromptSampler.encode` (official rule). Boxes and
+    scribbles keep every touched cell so thin strokes survive (ours: the official inference
+    only takes masks).
     """
     h, w = size
     full = region.new_zeros((h * stride, w * stride), dtype=torch.float32)
     rh, rw = min(region.shape[-2], h * stride), min(region.shape[-1], w * stride)
     full[:rh, :rw] = region[:rh, :rw].float()
     if kind == "mask":
-        cells = F.interpolate(full[None, None], size=(h, w), mode="nearest")[0, 0] > 0.5
-        if not cells.any() and bool(full.any()):
-            cells = torch.ones_like(cells)
-        return cells
+        return F.interpolate(full[None, None], size=(h, w), mode="nearest")[0, 0] > 0.5
     return F.adaptive_max_pool2d(full[None, None], (h, w))[0, 0] > 0
+
+
+def official_prompt_point(region: Tensor, box: Tensor | None = None) -> Tensor:
+    """Normalised (x, y) of the point whose position code a mask prompt without any sampled
+    cell gets (official ``select_points_from_box_mask`` at inference): a mask pixel within a
+    quarter of the box size of the box centre (``box``: normalised x1, y1, x2, y2; default the
+    mask's own box, inclusive, as ``convert_mask_to_box``), else any mask pixel; pixel centres
+    ((j + 0.5) / W, (i + 0.5) / H). The official pick among them is an unseeded
+    ``torch.randperm``; ours is the first in raster order (= that draw with randperm stubbed by
+    arange)."""
+    hh, ww = region.shape
+    ys, xs = torch.nonzero(region, as_tuple=True)
+    if box is None:
+        box = torch.stack([xs.min() / ww, ys.min() / hh, xs.max() / ww, ys.max() / hh]).float()
+    box = box.float().to(region.device)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    px, py = (xs.float() + 0.5) / ww, (ys.float() + 0.5) / hh
+    ctr = ((px - cx).abs() < 0.25 * bw) & ((py - cy).abs() < 0.25 * bh)
+    k = int(torch.nonzero(ctr)[0]) if bool(ctr.any()) else 0
+    return torch.stack([px[k], py[k]])
 
 
 def region_point(region: Tensor, size: tuple[int, int], stride: int) -> Tensor | None:
@@ -124,8 +142,15 @@ class VisualPromptSampler:
             frame_idx = p.get("frame_indices")
             key_index = torch.as_tensor(k if frame_idx is None else frame_idx[k], device=feats.device)
             f, ps = feats[v, k], pos[v, k]  # C, h, w
+            boxes = p.get("boxes")
+            # official get_mask_prompt: cells >= min(0.5, max over *all* masks of the call), so a
+            # non-empty mask without a cell gets the whole grid only when no mask has a cell,
+            # else zero features at the position code of one point (official_prompt_point)
+            mask_cells = [region_to_feature_grid(r, (h, w), self.stride, "mask") if kd == "mask" else None
+                          for r, kd in zip(regions, kinds)]
+            any_cell = any(bool(m.any()) for m in mask_cells if m is not None)
             toks, pes = [], []
-            for region, kind in zip(regions, kinds):
+            for j, (region, kind) in enumerate(zip(regions, kinds)):
                 if kind not in VISUAL_PROMPT_KINDS:
                     raise ValueError(f"video {v}: unknown prompt kind {kind!r}")
                 if kind == "point":
@@ -140,7 +165,15 @@ class VisualPromptSampler:
                     toks.append(tok[None].expand(self.num_points, c))
                     pes.append(pe[None].expand(self.num_points, c))
                     continue
-                cells = region_to_feature_grid(region, (h, w), self.stride, kind)
+                cells = mask_cells[j] if kind == "mask" else region_to_feature_grid(region, (h, w), self.stride, kind)
+                if not cells.any() and kind == "mask" and bool(region.any()):
+                    if any_cell:
+                        xy = official_prompt_point(region, None if boxes is None else boxes[j])
+                        pe = pe_layer.forward_points(xy[None], key_index.view(1))[0, 0].to(f.dtype)
+                        toks.append(f.new_zeros(self.num_points, c))
+                        pes.append(pe[None].expand(self.num_points, c))
+                        continue
+                    cells = torch.ones_like(cells)
                 if not cells.any():
                     toks.append(f.new_zeros(self.num_points, c))
                     pes.append(f.new_zeros(self.num_points, c))

@@ -104,6 +104,12 @@ class UniVS(BaseModel):
     expressions (``exp_sentence_feats`` (E, D) and ``exp_word_feats`` (E, L, D), or
     ``expressions`` strings with a text encoder), plus whatever the criterion reads.
 
+    In eval mode a visual prompt is the official first clip of the inference: R tokens of the
+    key frame (R = ``mask_decoder.num_prompt_points``: 32 as in training; the official VOS/PVOS
+    inference models use 256, VIS 128, VPS 64) and ProCA keys = the first-clip memory pool,
+    (1 + T) copies of them (96 keys for T = 2 and R = 32); equal to the official eval forward
+    within 1e-4 (tests/test_official_inference.py, tensor mode).
+
     Example::
 
         model = dict(type='UniVS',
