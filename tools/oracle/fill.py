@@ -12,22 +12,24 @@ Rule, by key (first match wins):
 - any other 1-D ``weight`` (BN, GroupNorm, LayerNorm scales): 1;
 - any 1-D ``bias`` or ``in_proj_bias``: N(0, 0.02);
 - ``query_feat`` / ``query_embed`` / ``level_embed`` / ``prompt_*`` embeddings: N(0, 1);
-- every other tensor (conv / linear weights): N(0, GAIN / sqrt(fan_in)), fan_in = prod(shape[1:]),
-  GAIN = 1 (ReLU halves the variance per conv, and the residual sum restores it, so the
-  ResNet's activations stay O(1) through 16 blocks without batch statistics).
+- every other tensor (conv / linear weights): N(0, g / sqrt(fan_in)), fan_in = prod(shape[1:]),
+  g = the factor of the first ``SCALES`` substring in the key, else GAIN = 1: the mask decoder's
+  attention/FFN layers (``predictor.transformer_``) 0.3, so the learnable queries keep distinct
+  masks instead of all collapsing to one, and the mask-embedding MLP 2.0, so mask logits are
+  decisive (a plain variance-preserving fill gave every query nearly the same half-frame mask).
 
 Extra official inputs filled the same way: the CLIP class-name embeddings
 (``combined_datasets_cls_emb_rn50x4.pth``, a (3938, 640) tensor, key ``clip_class_embed``, N(0, 1)),
 and the RegionCLIP RN50x4 language encoder (``regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth``,
 :func:`text_encoder_keys`; each key seeded as ``'lang_encoder.' + key``).
 
-Checked on the official model (tools/oracle/make_fixtures.py prints it): with this rule the
-predicted masks are regions covering a sizeable but partial share of the frame and class
-scores vary across queries.
+Checked on the official outputs (tests/fixtures/official_inference/README.md, "What the weights
+produce"): masks are regions of a sizeable but partial share of the frame, and class scores vary.
 """
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import math
 from pathlib import Path
@@ -96,6 +98,7 @@ def fill_value(key: str, shape: tuple[int, ...]) -> np.ndarray:
     return (_rng(key).standard_normal(shape) * (gain / math.sqrt(fan_in))).astype(np.float32)
 
 
+@functools.cache
 def digest(variant: str = "r50") -> str:
     """sha256 over every filled tensor (key, shape, float32 bytes) and the class embeddings:
     make_fixtures records it, so a test can tell that regenerated weights are the fixtures' ones."""

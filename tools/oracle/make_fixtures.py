@@ -214,7 +214,7 @@ def opts_public(opts: list[str]) -> list[str]:
 
 # ----------------------------------------------------------------------------- VIS (YouTube-VIS 2021)
 VIS_VIDEO = "a1b2c3d4e5"
-VIS_CATEGORIES = {1: 1, 2: 7, 3: 27}   # object index -> YTVIS 2021 category id (GT only; VIS ignores it)
+VIS_CATEGORIES = {1: 1, 2: 7}   # object index -> YTVIS 2021 category id (GT only; VIS ignores it)
 
 
 def ytvis21_categories() -> list[dict]:

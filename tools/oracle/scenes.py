@@ -70,9 +70,9 @@ VOS_OBJECTS = [
     Obj("rect", (40, 120), (3.0, -2.0), (20, 16), (30, 60, 210), start=3),
 ]
 
-# The VIS video: two objects throughout, a third from frame 2 to the end.
+# The VIS video: two large rectangles, white and black, drifting towards each other (with the
+# filled weights the official first clip keeps two entities; smaller objects gave one).
 VIS_OBJECTS = [
-    Obj("ellipse", (40, 40), (2.0, 3.0), (24, 28), (200, 60, 50)),
-    Obj("rect", (85, 115), (-1.5, -2.5), (22, 26), (40, 180, 70)),
-    Obj("ellipse", (30, 130), (3.0, -1.0), (18, 16), (60, 70, 220), start=2),
+    Obj("rect", (60, 40), (0.0, 1.0), (55, 38), (240, 240, 240)),
+    Obj("rect", (60, 120), (0.0, -1.0), (55, 38), (15, 15, 15)),
 ]
