@@ -68,10 +68,12 @@ def test_random_official_checkpoint_loads(variant_model):
     report = load_official_checkpoint(model, {"model": sd, "iteration": 5})
     assert report["missing"] == [] and report["unexpected"] == []
     assert report["dropped"] == ["criterion.empty_weight"] and not report["ema_used"]
-    # stage-3 file: EMA teacher copies are used
+    # stage-3 file: the plain weights by default (as the official test), the EMA teacher on request
     ema = {**sd, **{k.replace("backbone.", "backbone_t.", 1).replace("sem_seg_head.", "sem_seg_head_t.", 1): v
                     for k, v in sd.items() if not k.startswith("criterion")}}
     report = load_official_checkpoint(model, {"model": ema})
+    assert not report["ema_used"] and report["missing"] == [] and report["unexpected"] == []
+    report = load_official_checkpoint(model, {"model": ema}, use_ema=True)
     assert report["ema_used"] and report["missing"] == [] and report["unexpected"] == []
     bad = dict(sd)
     bad.pop(next(iter(ref)))
@@ -112,13 +114,21 @@ def test_ema_values_and_weights_only_file(tmp_path):
     src = tmp_path / "model_final.pth"
     torch.save(ckpt, src)
     report = load_official_checkpoint(model, str(src))
+    assert not report["ema_used"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, student[k]), k
+    report = load_official_checkpoint(model, str(src), use_ema=True)
     assert report["ema_used"]
     for k, v in model.state_dict().items():
         assert torch.equal(v, teacher[k]), k
     dst = tmp_path / "converted.pth"
     convert_checkpoint_file(src, dst)
     reloaded = torch.load(dst, weights_only=True)
-    assert reloaded["meta"]["ema_used"] and set(reloaded["state_dict"]) == set(student)
+    assert not reloaded["meta"]["ema_used"] and set(reloaded["state_dict"]) == set(student)
+    assert all(torch.equal(reloaded["state_dict"][k], student[k]) for k in student)
+    convert_checkpoint_file(src, dst, use_ema=True)
+    reloaded = torch.load(dst, weights_only=True)
+    assert reloaded["meta"]["ema_used"] and all(torch.equal(reloaded["state_dict"][k], teacher[k]) for k in student)
 
 
 def test_detectron2_pkl_and_unsafe_pickle(tmp_path):

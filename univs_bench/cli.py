@@ -530,7 +530,11 @@ cmd_config.configure = _configure_config
 def _configure_convert_checkpoint(p):
     p.add_argument("src", help="official UniVS checkpoint (detectron2 .pth/.pkl, weights under 'model')")
     p.add_argument("dst", help="converted state dict for univs-bench")
-    p.add_argument("--no-ema", action="store_true", help="ignore stage-3 EMA copies (backbone_t./sem_seg_head_t.)")
+    ema = p.add_mutually_exclusive_group()
+    ema.add_argument("--ema", action="store_true",
+                     help="take the stage-3 EMA copies (backbone_t./sem_seg_head_t.) instead of the plain weights "
+                          "that the official test loads")
+    ema.add_argument("--no-ema", action="store_true", help="the plain weights (the default, as the official test)")
 
 
 @command("convert-checkpoint", "convert an official UniVS checkpoint; reports renamed and dropped keys")
@@ -543,7 +547,7 @@ def cmd_convert_checkpoint(args):
         data = load_checkpoint_file(args.src)
     except ValueError as e:  # not a weights-only file
         raise InputError(str(e)) from None
-    sd, report = convert_official_state_dict(data, use_ema=not args.no_ema)
+    sd, report = convert_official_state_dict(data, use_ema=args.ema)
     if not sd:
         dropped = report.get("dropped", [])
         raise InputError(f"{args.src}: no UniVS parameter in this file ({len(dropped)} key(s) dropped, e.g. "

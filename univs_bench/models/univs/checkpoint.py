@@ -7,8 +7,10 @@ official decoder's ``_load_from_state_dict`` also applies. What conversion handl
 * detectron2 files wrap weights under ``'model'`` (``.pth`` via torch.save, or ``.pkl``
   pickles of numpy arrays); MMEngine files under ``'state_dict'``; DDP ``module.`` prefixes.
 * Stage-3 files hold an EMA teacher under ``backbone_t.*`` / ``sem_seg_head_t.*``
-  (``boxvis_ema_enabled``; the official inference swaps it in). When present these weights are
-  used (``use_ema=True``, the default) and the report says so; the student copies are dropped.
+  (``boxvis_ema_enabled``). The official test builds its model without EMA, so a teacher copy
+  in the file is ignored and the plain weights are used (``configs/univs_inf`` YAMLs; audit row
+  C22): that is our default too. ``use_ema=True`` takes the teacher copies instead (the student
+  copies are then dropped); the report says which copy was used.
 * Keys outside ``backbone.`` / ``sem_seg_head.`` (e.g. criterion buffers) are dropped and listed.
 
 Safe file loading (``load_checkpoint_file``, ``install_mmengine_loader``) lives in
@@ -50,7 +52,7 @@ def _to_tensor(v):
     return v
 
 
-def convert_official_state_dict(checkpoint: dict, use_ema: bool = True):
+def convert_official_state_dict(checkpoint: dict, use_ema: bool = False):
     """Official (detectron2) checkpoint dict -> ``(state_dict, report)``.
 
     ``report``: ``ema_used`` (bool), ``renamed`` [(old, new)], ``dropped`` [keys] (outside
@@ -106,7 +108,7 @@ def build_variant(variant: str, device="cpu", **overrides):
         return UniVS(**cfg)
 
 
-def load_official_checkpoint(model, checkpoint, use_ema: bool = True, strict: bool = True):
+def load_official_checkpoint(model, checkpoint, use_ema: bool = False, strict: bool = True):
     """Convert and load an official checkpoint (path or dict) into ``model``.
 
     Returns the conversion report plus ``missing`` / ``unexpected`` keys (restricted to the
@@ -126,7 +128,7 @@ def load_official_checkpoint(model, checkpoint, use_ema: bool = True, strict: bo
     return report
 
 
-def convert_checkpoint_file(src: str | Path, dst: str | Path, use_ema: bool = True) -> dict:
+def convert_checkpoint_file(src: str | Path, dst: str | Path, use_ema: bool = False) -> dict:
     """Write an official checkpoint as an MMEngine-style ``{'state_dict', 'meta'}`` file
     (loadable with ``weights_only=True``); returns the conversion report."""
     sd, report = convert_official_state_dict(load_checkpoint_file(src), use_ema=use_ema)
