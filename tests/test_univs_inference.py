@@ -671,6 +671,8 @@ def test_plain_weights_are_loaded_unless_ema_is_asked(tmp_path, tiny):
     sd = {k: v.clone() for k, v in tiny.net.state_dict().items() if k.startswith(("backbone.", "sem_seg_head."))}
     teacher = {k.replace("backbone.", "backbone_t.", 1).replace("sem_seg_head.", "sem_seg_head_t.", 1): v + 1
                for k, v in sd.items()}
+    # univs_tiny's own trainable text encoder is saved with it (checkpoint.OWN_PREFIXES)
+    sd.update({k: v.clone() for k, v in tiny.net.state_dict().items() if k.startswith("text_encoder.")})
     path = tmp_path / "official.pth"
     torch.save({"model": {**sd, **teacher}}, path)
     key = "sem_seg_head.predictor.query_feat.weight"
