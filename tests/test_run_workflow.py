@@ -182,6 +182,10 @@ def test_results_refuses_the_synthetic_suite_and_names_its_option(tmp_path):
     r = cli(["run", "--model", "results", "--cfg-options", "pred_root=PRED", "--data-root", ".",
              "--cfg-options", "pred_rot=x"], tmp_path)
     assert r.returncode == 2 and "unknown option 'pred_rot' for model results" in r.stderr
+    # a model that takes no options names the option too (not "TypeError: ... takes no arguments")
+    r = cli(["run", "--model", "first_frame_copy", "--cfg-options", "foo=1", "--benchmarks", "davis17"], tmp_path)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "univs-bench run: error: unknown option 'foo' for model first_frame_copy; accepted: (none)"]
     (tmp_path / "davis17").mkdir()
     r = cli(["run", "--model", "results", "--data-root", ".", "--benchmarks", "davis17"], tmp_path)
     assert r.returncode == 1 and "needs --cfg-options pred_root=DIR" in r.stderr
