@@ -53,6 +53,13 @@ def test_evaluate_csv_and_summary_line(suite, tmp_path, capsys):
     assert {r["anno_set"] for r in rows} == {"anno_0", "anno_1", "anno_2", "anno_3"}
     assert rows and all(r["object"] and r["video"] for r in rows)  # one row per object
     assert {"J_mean", "F_mean"} <= set(rows[0])
+    # an alias or another case names the benchmark as `list benchmarks` does, in every output
+    assert main(["evaluate", "RefDAVIS", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "e.json"),
+                 "--csv", str(tmp_path / "pv2.csv")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("refdavis17\n") and "univs-bench: refdavis17 J&F=" in out
+    assert json.loads((tmp_path / "e.json").read_text())["benchmark"] == "refdavis17"
+    assert {r["benchmark"] for r in csv.DictReader(io.StringIO((tmp_path / "pv2.csv").read_text()))} == {"refdavis17"}
 
 
 def _run(model, work, suite, names=("davis17", "vspw")):

@@ -144,9 +144,11 @@ def _configure_evaluate(p):
 
 @command("evaluate", "score official-format predictions against GT")
 def cmd_evaluate(args):
+    from .benchmarks import get_benchmark
     from .evaluators.api import evaluate, format_table, write_result_json
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: must be at least 1")
+    args.benchmark = get_benchmark(args.benchmark).name  # an alias names the benchmark as `list` does
     if args.out and args.out != "-":  # refuse a folder, link or device before spending the time to score
         from .io.atomic import check_replaceable
         check_replaceable(args.out)
