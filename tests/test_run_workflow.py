@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from clitools import cli
 
+from univs_bench.benchmarks import BENCHMARKS
 from univs_bench.evaluators.api import evaluate
 from univs_bench.models.zoo import GroundTruthModel, VideoModel
 from univs_bench.registry import BENCHMARK_MODELS
@@ -277,6 +278,14 @@ def test_help_names_defaults(tmp_path):
     assert "(default 0.1)" in text and "(default 0)" in text
     assert "val (= valid" in " ".join(cli(["convert", "--help"], tmp_path).stdout.split())
     assert "videos per split" in " ".join(cli(["synth", "--help"], tmp_path).stdout.split())
+    # evaluate's help lists the names and points at a file of the repository, not outside it
+    text = " ".join(cli(["evaluate", "--help"], tmp_path).stdout.split())
+    assert "ytvis19, ytvis21, ovis, vspw" in text and "docs/formats.md" in text and "CONTRACT.md" not in text
+    formats = (Path(__file__).resolve().parents[1] / "docs" / "formats.md").read_text()
+    for b in BENCHMARKS:
+        assert f"| `{b}`" in formats, b
+    text = " ".join(cli(["visualize", "--help"], tmp_path).stdout.split())
+    assert "(default 6)" in text and "bars/radar: the table" in text and "bars/radar: the work dir" in text
 
 
 # --------------------------------------------------------------------------- train, checkpoints
