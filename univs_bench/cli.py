@@ -214,7 +214,7 @@ def cmd_convert(args):
         if found and split not in found:
             raise InputError(f"{e}; split {split!r} not found: {root} has {', '.join(found)}") from None
         raise
-    print(report.summary())
+    print(f"{bench.name}/{report.summary().split('/', 1)[1]}")  # as `run` logs it, not the converter's name
     for vid, why in report.skipped:
         print(f"skipped {vid}: {why}")
     return 0
