@@ -41,4 +41,4 @@ def test_readme_flow_runs_as_written(tmp_path):
     assert "next: univs-bench report --results work_dirs" in run.stdout
     report = outs[-1].stdout
     for name in ("first_frame_copy", "competitor", "colour_propagation"):
-        assert re.search(rf"^\| {name} \|", report, re.M), report
+        assert re.search(rf"^\| {name} \(\d+\) \|", report, re.M), report  # (n): its data-source note
