@@ -748,6 +748,11 @@ def test_out_dash_writes_the_json_to_stdout(suite, tmp_path, capsys, monkeypatch
     out = capsys.readouterr().out
     assert rc == 0 and json.loads(out)["metrics"]["J&F"] == 100.0
     assert list(tmp_path.iterdir()) == []  # no file named '-'
+    # a file named by --out is announced, as report --out does
+    rc = main(["evaluate", "davis17", "--gt", str(gt_path(suite / "s", "davis17")),
+               "--pred", str(suite / "good" / "davis17"), "--out", "o.json"])
+    assert rc == 0 and "wrote o.json" in capsys.readouterr().out.splitlines()
+    assert json.loads((tmp_path / "o.json").read_text())["metrics"]["J&F"] == 100.0
 
 
 def test_prediction_folder_one_level_too_high_is_pointed_at(suite, tmp_path, capsys):

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def suite(tmp_path_factory):
     from univs_bench.synthetic import write_suite
     root = tmp_path_factory.mktemp("wf")
-    write_suite(str(root / "s"), benchmarks=["davis17", "vspw", "refdavis17"])
+    write_suite(str(root / "s"), benchmarks=["davis17", "vspw", "refdavis17", "mose", "burst"])
     return root / "s"
 
 
@@ -53,6 +53,13 @@ def test_evaluate_csv_and_summary_line(suite, tmp_path, capsys):
     assert {r["anno_set"] for r in rows} == {"anno_0", "anno_1", "anno_2", "anno_3"}
     assert rows and all(r["object"] and r["video"] for r in rows)  # one row per object
     assert {"J_mean", "F_mean"} <= set(rows[0])
+    # an alias or another case names the benchmark as `list benchmarks` does, in every output
+    assert main(["evaluate", "RefDAVIS", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "e.json"),
+                 "--csv", str(tmp_path / "pv2.csv")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("refdavis17\n") and "univs-bench: refdavis17 J&F=" in out
+    assert json.loads((tmp_path / "e.json").read_text())["benchmark"] == "refdavis17"
+    assert {r["benchmark"] for r in csv.DictReader(io.StringIO((tmp_path / "pv2.csv").read_text()))} == {"refdavis17"}
 
 
 def _run(model, work, suite, names=("davis17", "vspw")):
@@ -156,3 +163,15 @@ def test_vis_strip_from_json(tmp_path):
     with pytest.raises(InputError, match="videos there: 1 "):
         visualize_command(str(tmp_path / "x.png"), gt=str(gt), pred=str(tmp_path / "results.json"),
                           video="nope")
+
+
+def test_burst_column_sits_in_the_vos_group_and_names_its_sub_task(suite, tmp_path):
+    from univs_bench.report.commands import build_board
+    _run("first_frame_copy", tmp_path, suite, ("mose", "burst"))
+    board = build_board(2, str(tmp_path))
+    keys = [c.key for c in board.columns]
+    burst = board.columns[keys.index("burst/HOTA_all")]
+    assert burst.task == "vos" and "(exemplar)" in burst.benchmark_label
+    # one VOS group: DAVIS, YT18, then the two extra VOS columns, before RefVOS
+    assert [c.key for c in board.columns if c.task == "vos"][-2:] == ["mose/J&F", "burst/HOTA_all"]
+    assert keys.index("burst/HOTA_all") == keys.index("mose/J&F") + 1

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from clitools import cli
 
+from univs_bench.benchmarks import BENCHMARKS
 from univs_bench.evaluators.api import evaluate
 from univs_bench.models.zoo import GroundTruthModel, VideoModel
 from univs_bench.registry import BENCHMARK_MODELS
@@ -182,6 +183,10 @@ def test_results_refuses_the_synthetic_suite_and_names_its_option(tmp_path):
     r = cli(["run", "--model", "results", "--cfg-options", "pred_root=PRED", "--data-root", ".",
              "--cfg-options", "pred_rot=x"], tmp_path)
     assert r.returncode == 2 and "unknown option 'pred_rot' for model results" in r.stderr
+    # a model that takes no options names the option too (not "TypeError: ... takes no arguments")
+    r = cli(["run", "--model", "first_frame_copy", "--cfg-options", "foo=1", "--benchmarks", "davis17"], tmp_path)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "univs-bench run: error: unknown option 'foo' for model first_frame_copy; accepted: (none)"]
     (tmp_path / "davis17").mkdir()
     r = cli(["run", "--model", "results", "--data-root", ".", "--benchmarks", "davis17"], tmp_path)
     assert r.returncode == 1 and "needs --cfg-options pred_root=DIR" in r.stderr
@@ -227,7 +232,8 @@ def test_every_command_takes_the_benchmark_names_and_both_split_spellings(tmp_pa
                                ("mose", data / "mose", "val"), ("ytvis19", data / "ytvis19", "val")):
         r = cli(["convert", bench, "--root", root, "--split", split, "--out", "a.json"], tmp_path)
         assert r.returncode == 0, (bench, r.stderr)
-        assert re.match(r"\w+/(val|valid): 3 videos", r.stdout), r.stdout
+        name = "davis17" if bench == "DAVIS" else bench
+        assert re.match(rf"{name}/(val|valid): 3 videos", r.stdout), r.stdout  # the name `run` logs too
     r = cli(["convert", "mose", "--root", data / "mose", "--split", "test", "--out", "a.json"], tmp_path)
     assert r.returncode == 2 and r.stderr.strip().endswith(f"split 'test' not found: {data}/mose has train, valid, "
                                                            "valid_full"), r.stderr
@@ -273,6 +279,14 @@ def test_help_names_defaults(tmp_path):
     assert "(default 0.1)" in text and "(default 0)" in text
     assert "val (= valid" in " ".join(cli(["convert", "--help"], tmp_path).stdout.split())
     assert "videos per split" in " ".join(cli(["synth", "--help"], tmp_path).stdout.split())
+    # evaluate's help lists the names and points at a file of the repository, not outside it
+    text = " ".join(cli(["evaluate", "--help"], tmp_path).stdout.split())
+    assert "ytvis19, ytvis21, ovis, vspw" in text and "docs/formats.md" in text and "CONTRACT.md" not in text
+    formats = (Path(__file__).resolve().parents[1] / "docs" / "formats.md").read_text()
+    for b in BENCHMARKS:
+        assert f"| `{b}`" in formats, b
+    text = " ".join(cli(["visualize", "--help"], tmp_path).stdout.split())
+    assert "(default 6)" in text and "bars/radar: the table" in text and "bars/radar: the work dir" in text
 
 
 # --------------------------------------------------------------------------- train, checkpoints

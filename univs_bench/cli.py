@@ -128,9 +128,13 @@ cmd_synth.configure = _configure_synth
 
 # --------------------------------------------------------------------------- evaluate
 def _configure_evaluate(p):
-    p.add_argument("benchmark")
-    p.add_argument("--gt", required=True, help="ground truth (file or folder, see CONTRACT.md)")
-    p.add_argument("--pred", required=True, help="predictions in the official format")
+    from .benchmarks import BENCHMARKS
+    p.add_argument("benchmark", help=f"one of {', '.join(BENCHMARKS)} (dataset names such as davis are "
+                                     "accepted too)")
+    p.add_argument("--gt", required=True, help="ground truth, file or folder of the official layout (docs/formats.md; "
+                   "the README.txt of each `univs-bench synth` benchmark names its --gt)")
+    p.add_argument("--pred", required=True, help="predictions in the official submission format (docs/formats.md): "
+                   "a folder, a json, or the upload zip")
     p.add_argument("--out", default=None, help="write metrics, per-video numbers and provenance as JSON "
                                                "(a regular file path, never a folder, link or device; "
                                                "'-': to stdout instead of the table)")
@@ -145,9 +149,11 @@ def _configure_evaluate(p):
 
 @command("evaluate", "score official-format predictions against GT")
 def cmd_evaluate(args):
+    from .benchmarks import get_benchmark
     from .evaluators.api import evaluate, format_table, write_result_json
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: must be at least 1")
+    args.benchmark = get_benchmark(args.benchmark).name  # an alias names the benchmark as `list` does
     if args.out and args.out != "-":  # refuse a folder, link or device before spending the time to score
         from .io.atomic import check_replaceable
         check_replaceable(args.out)
@@ -209,7 +215,7 @@ def cmd_convert(args):
         if found and split not in found:
             raise InputError(f"{e}; split {split!r} not found: {root} has {', '.join(found)}") from None
         raise
-    print(report.summary())
+    print(f"{bench.name}/{report.summary().split('/', 1)[1]}")  # as `run` logs it, not the converter's name
     for vid, why in report.skipped:
         print(f"skipped {vid}: {why}")
     return 0
@@ -466,11 +472,13 @@ def _configure_visualize(p):
                    "results.json, its zip or folder")
     p.add_argument("--video", default=None, help="strip: the video (default: the first one in both --gt and --pred)")
     p.add_argument("--frames", default=None, help="strip: comma list of frame names")
-    p.add_argument("--max-frames", type=int, default=6)
+    p.add_argument("--max-frames", type=int, default=6, help="strip: at most this many frames, evenly spaced "
+                   "(default 6)")
     p.add_argument("--benchmark", default=None, help="strip: the benchmark (vspw: GT classes shifted to the "
                    "predictions' 0-based ids; detected from VSPW's data/<video>/mask layout)")
-    p.add_argument("--table", default="2")
-    p.add_argument("--results", default=None)
+    p.add_argument("--table", default="2", help="bars/radar: the table, as `report --table` (default 2)")
+    p.add_argument("--results", default=None, help="bars/radar: the work dir of `univs-bench run` whose measured "
+                   "rows are plotted beside the paper's (default: the paper's rows only)")
 
 
 @command("visualize", "plots: a frame strip of one video (prediction vs GT), bars or radar of results")

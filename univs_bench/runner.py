@@ -494,10 +494,13 @@ def summary_line(name: str, rec: dict, seconds: float) -> str:
 def check_model_options(name: str, cls, cfg: dict) -> None:
     """InputError for an option ``cls.__init__`` does not take (``--cfg-options`` typos)."""
     import inspect
-    try:
-        params = inspect.signature(cls.__init__).parameters
-    except (TypeError, ValueError):
-        return
+    if cls.__init__ is object.__init__:  # its signature reads (*args, **kwargs), yet it takes nothing
+        params = {}
+    else:
+        try:
+            params = inspect.signature(cls.__init__).parameters
+        except (TypeError, ValueError):
+            return
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return  # the model checks its own options
     accepted = [k for k, p in params.items() if k != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]

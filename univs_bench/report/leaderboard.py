@@ -344,9 +344,10 @@ def extra_columns(results: dict[str, dict[str, dict]], known: set[str]) -> list[
             task = b.task if b else "other"
             metric = headline(doc)
             label = b.title if b else bench
-            if b is not None and b.task_metrics:  # BURST: name the sub-task scored
-                task = doc.get("task") if doc.get("task") in b.task_metrics else b.default_task
-                label += f" ({str(task).replace('_guided', '')})"
+            if b is not None and b.task_metrics:  # BURST: name the sub-task scored (the column stays in VOS)
+                sub = doc.get("task") if doc.get("task") in b.task_metrics else doc.get("subtask")
+                sub = sub if sub in b.task_metrics else b.default_task
+                label += f" ({str(sub).replace('_guided', '')})"
             cols[bench] = Column(f"{bench}/{metric}", task, label, str(metric), bench, metric)
 
     def order(c: Column):
