@@ -18,11 +18,7 @@ from tools.oracle import compare, fill
 
 SETUPS = compare.setups()
 # Measured with the code of this branch (python -m tools.oracle.compare); see NOTES/oracle.md.
-XFAIL = {  # vis, vss (infent), vos, burst, pvos (infvos code + infent's C14 fixes) agree
-    "vps": "fixture made with the official random token draw (torch seed 0), which decides this video: "
-           "official seed 0 vs seed 1 themselves differ (min IoU 0.276, 1 extra); ours vs it: min IoU 0.533, "
-           "mean 0.808. Against an official run with torch.randperm stubbed by arange, ours "
-           "(prompt_sampling=raster) agrees exactly: IoU 1.0 on all 8 segments (infent)",
+XFAIL = {  # vis, vss (infent), vos, burst, pvos (infvos code + infent's C14 fixes), vps (identity draw) agree
     "refvos": "no RegionCLIP text encoder on our side yet (hashed words): object IoU 0.031 0.0 0.0 0.164, 1 missing",
 }
 
