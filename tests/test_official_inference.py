@@ -18,11 +18,8 @@ from tools.oracle import compare, fill
 
 SETUPS = compare.setups()
 # Measured with the code of this branch (python -m tools.oracle.compare); see NOTES/oracle.md.
-XFAIL = {  # vis, vss (infent), vos, burst, pvos (infvos, with infent's C14 fixes), refvos (text) agree
-    "vps": "fixture made with the official random token draw (torch seed 0), which decides this video: "
-           "official seed 0 vs seed 1 themselves differ (min IoU 0.276, 1 extra); ours vs it: min IoU 0.533, "
-           "mean 0.808. Against an official run with torch.randperm stubbed by arange, ours "
-           "(prompt_sampling=raster) agrees exactly: IoU 1.0 on all 8 segments (infent)",
+XFAIL: dict[str, str] = {  # every setup agrees: vis, vss, vps (identity draw; infent), vos, burst, pvos
+    # (infvos, with infent's C14 fixes), refvos (text); a setup that stops agreeing gets a strict xfail here
 }
 
 

@@ -29,6 +29,7 @@ from tools.oracle import fill, official, scenes  # noqa: E402
 
 H, W, FRAMES = 120, 160, 7
 SEED = 0
+DRAW = "seeded"   # --draw: how the official prompt encoder's torch.randperm draws are made
 TEST_SIZE = H   # short side at test time: frames keep their size (official scripts: 640)
 
 
@@ -92,6 +93,34 @@ def build_model(cfg):
     model.eval()
     torch.set_grad_enabled(False)
     return model
+
+
+class _IdentityDrawTorch:
+    """``torch`` as seen by the official prompt_encoder.py under ``--draw identity``: every
+    ``torch.randperm(n)`` there returns ``arange(n)``, the identity permutation (one possible
+    outcome of the official random draw: the first R cells / pixels in raster order). Everything
+    else is the real torch, and randperm calls in other official files are untouched."""
+
+    def __getattr__(self, name):
+        import torch
+        return getattr(torch, name)
+
+    @staticmethod
+    def randperm(n, *, generator=None, dtype=None, device=None, **kwargs):
+        import torch
+        return torch.arange(int(n), dtype=dtype or torch.long, device=device)
+
+
+def use_draw(draw: str):
+    """Install the prompt-token draw of ``--draw`` in the official prompt encoder module:
+    'seeded' = the real ``torch.randperm`` (seeded per video by ``run_dataset``), 'identity' =
+    :class:`_IdentityDrawTorch`. Its randperm calls at inference: ``get_dense_features`` (R of a
+    mask's 1/8 cells) and ``select_points_from_box_mask`` (the point of a mask prompt)."""
+    import importlib
+
+    import torch
+    prompt_encoder = importlib.import_module("univs.modeling.prompt_encoder.prompt_encoder")
+    prompt_encoder.torch = _IdentityDrawTorch() if draw == "identity" else torch
 
 
 def run_dataset(cfg, model, dataset_name: str):
@@ -505,15 +534,22 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0, help="torch seed set before each video")
     ap.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    ap.add_argument("--draw", choices=["seeded", "identity"], default="seeded",
+                    help="the official prompt encoder's torch.randperm draws, for every setup of this run: "
+                         "'seeded' (real randperm, torch seeded per video) or 'identity' (randperm -> arange "
+                         "in prompt_encoder.py; setup.json records it and adds prompt_sampling=raster to "
+                         "our side). The committed vps fixture is made with identity (see the README)")
     args = ap.parse_args(argv)
-    global SEED
+    global SEED, DRAW
     SEED = args.seed
+    DRAW = args.draw
     with tempfile.TemporaryDirectory(prefix="oracle_") as tmp:
         root = Path(tmp)
         # the official registration binds every dataset to DETECTRON2_DATASETS once, at import
         official.bootstrap(args.univs, args.detectron2, args.site, str(root / "datasets"))
         cls_emb = fill.save_class_embeddings(root / "combined_datasets_cls_emb_rn50x4.pth")
         fill.save_text_encoder(root / "regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth")
+        use_draw(DRAW)
         for name in args.setups:
             work = root / name
             (work / "datasets").mkdir(parents=True)
@@ -524,6 +560,10 @@ def main(argv=None):
             info = SETUPS[name](args, work, root, out, cls_emb)
             info["fill_digest"] = fill.digest("r50")
             info["torch_seed"] = SEED
+            if DRAW == "identity":
+                # our 'raster' token sampling = the official draw with randperm -> arange
+                info["prompt_draw"] = "identity (torch.randperm -> torch.arange in prompt_encoder.py)"
+                info["our_cfg_options"].append("prompt_sampling=raster")
             (out / "setup.json").write_text(json.dumps(info, indent=1) + "\n")
             print(f"{name}: wrote {out}")
 
