@@ -29,15 +29,8 @@ from .benchmarks import Benchmark, get_benchmark
 from .data_converters.base import BenchData  # noqa: F401  (re-exported: runner.BenchData)
 from .errors import InputError
 from .io.atomic import atomic_write_text
+from .io.files import file_sha256
 from .schema import AnnotationFile, VideoAnnotation
-
-
-def _hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def dist_info() -> tuple[int, int]:
@@ -211,7 +204,7 @@ class Runner:
             rep = conv.convert(str(root / spec.data), spec.split, str(cache), progress=self.progress)
             self.log(f"[{bench.name}] converted {bench.name}/{rep.summary().split('/', 1)[1]}")
         barrier()
-        self._ann_sha256 = _hash_file(cache)
+        self._ann_sha256 = file_sha256(cache)
         return AnnotationFile.load(str(cache))
 
     def replay_source(self, bench: Benchmark) -> Path:

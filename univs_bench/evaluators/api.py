@@ -125,15 +125,13 @@ def write_per_video_csv(path: str, benchmark: str, result: EvalResult) -> None:
 
 def path_sha256(path: str) -> str:
     """sha256 of a file, or of a folder's sorted relative paths and file contents."""
-    h = hashlib.sha256()
+    from ..io.files import file_sha256
     p = Path(path)
     if p.is_file():
-        files = [(p.name, p)]
-    else:
-        files = sorted((str(f.relative_to(p)), f) for f in p.rglob("*") if f.is_file())
-    for rel, f in files:
-        if p.is_dir():
-            h.update(rel.encode() + b"\0")
+        return file_sha256(p)
+    h = hashlib.sha256()
+    for rel, f in sorted((str(f.relative_to(p)), f) for f in p.rglob("*") if f.is_file()):
+        h.update(rel.encode() + b"\0")
         with open(f, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)

@@ -148,3 +148,13 @@ def read_json_source(path: str | os.PathLike, what: str = "json file",
     except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as e:
         where = f"{path}" + (f" (member {member})" if member else "")
         raise InputError(f"{where}: cannot read json ({e})") from None
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 hex digest of a file's bytes, read in 1 MiB chunks."""
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -43,6 +43,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ...io.files import file_sha256
+
 SOT_TOKEN, EOT_TOKEN, VOCAB_SIZE, CONTEXT_LENGTH = 49406, 49407, 49408, 77
 VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz"
 VOCAB_SHA256 = "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"
@@ -309,7 +311,7 @@ class CLIPTextEncoder(nn.Module):
         from .checkpoint_file import load_checkpoint_file
         sha = None
         if isinstance(path_or_state, (str, os.PathLike)):
-            sha = _file_sha256(str(path_or_state))
+            sha = file_sha256(str(path_or_state))
             path_or_state = load_checkpoint_file(str(path_or_state))
         sd = map_official_keys(path_or_state)
         own = self.state_dict()
@@ -324,14 +326,6 @@ class CLIPTextEncoder(nn.Module):
                              f"{few(unexpected)}, wrong shape {few(wrong)}")
         self.load_state_dict(sd, strict=True)
         return {"loaded": len(sd), "sha256": sha}
-
-
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def map_official_keys(state: dict) -> dict:
