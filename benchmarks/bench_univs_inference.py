@@ -11,10 +11,19 @@ Writes ``benchmarks/results_univs_inference.md``.
 ``--official-univs``: also time the multi-scale deformable attention core against the official
 pure-PyTorch reference (``ms_deform_attn_core_pytorch``, imported from that checkout, not copied)
 on the R50 pixel decoder's shapes at 384x640 (5 frames; 8 rounds, interleaved; min and median).
+
+``--official-univs U --official-detectron2 D [--official-site S] [--setup vos vis] [--size 120x160 384x640]
+[--rounds 5] [--warmup 1]``: instead, time our ``univs_r50`` against the official R50 inference on the
+oracle video of each setup (tools/oracle: same filled weights, official procedure on both sides; the
+official code is imported from the checkouts by tools/oracle/official.py, not copied), after checking
+that the outputs agree (tools/oracle/compare.py rule); rounds interleaved official, ours, ...; prints
+min / median seconds and the ratio and rewrites the "R50 inference vs the official code" section of
+``--out``. Sizes other than 120x160 resize the oracle video (frames bilinear, labels nearest).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from pathlib import Path
@@ -94,15 +103,204 @@ def bench_deform(univs: str, rounds: int = 8) -> list[tuple[str, float, float, f
     return [(k, min(v), statistics.median(v), diff) for k, v in times.items()]
 
 
+# ----------------------------------------------------------------------------- R50 vs the official code
+E2E = {"vos": ("davis17", "sot_davis17_val"), "vis": ("ytvis21", "ytvis_2021_dev")}
+
+
+def _upscaled_scenes(h: int, w: int):
+    """tools.oracle.scenes with ``render`` drawing the 120x160 oracle video and resizing it to
+    (h, w) (frames bilinear, labels nearest), so both sides read the same larger video."""
+    import types
+
+    import cv2
+
+    from tools.oracle import scenes
+
+    def render(objs, _h, _w, n_frames, seed=0):
+        frames, labels = scenes.render(objs, 120, 160, n_frames, seed)
+        return (np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in frames]),
+                np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_NEAREST) for x in labels]))
+    return types.SimpleNamespace(render=render, VOS_OBJECTS=scenes.VOS_OBJECTS, VIS_OBJECTS=scenes.VIS_OBJECTS)
+
+
+def _official_side(args, setup: str, h: int, w: int, root: Path, out: Path, cls_emb: Path):
+    """Lay the oracle video out for both sides and build the official model through the oracle's
+    own setup function (tools/oracle/make_fixtures.py: official layout + json, official config
+    and overrides, filled weights, one official run whose outputs land in ``out/official``).
+    Returns (official run callable, our cfg-options)."""
+    import shutil
+
+    from tools.oracle import make_fixtures as mf
+    got = {}
+    saved = {k: getattr(mf, k) for k in ("H", "W", "TEST_SIZE", "scenes", "run_dataset",
+                                         "capture_first_clip", "save_tensor_fixture")}
+
+    def run_dataset(cfg, model, name):
+        got.update(cfg=cfg, model=model, dataset=name)
+        return saved["run_dataset"](cfg, model, name)
+    mf.run_dataset, mf.capture_first_clip, mf.save_tensor_fixture = run_dataset, lambda m: {}, lambda *a: None
+    if (h, w) != (mf.H, mf.W):
+        mf.H, mf.W, mf.TEST_SIZE, mf.scenes = h, w, h, _upscaled_scenes(h, w)
+    # the official registration reads DETECTRON2_DATASETS (bound at import) lazily: fresh per run
+    shutil.rmtree(root / "datasets", ignore_errors=True)
+    work = root / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "datasets").mkdir(parents=True)
+    try:
+        info = mf.SETUPS[setup](argparse.Namespace(univs=args.official_univs), work, root, out, cls_emb)
+    finally:
+        for k, v in saved.items():
+            setattr(mf, k, v)
+    from detectron2.data import DatasetCatalog
+    from univs.data import UniVidDatasetMapper
+    cfg, model, name = got["cfg"], got["model"], got["dataset"]
+    mapper = UniVidDatasetMapper(cfg, is_train=False, dataset_name=name)
+    dicts = DatasetCatalog.get(name)
+
+    def run():
+        # what make_fixtures.run_dataset does per video: the official test mapper (frame reading,
+        # resizing) and model([inputs]); the VOS model writes its PNGs itself
+        for d in dicts:
+            inputs = mapper(d)
+            torch.manual_seed(mf.SEED)
+            model([inputs])
+    return run, info["our_cfg_options"]
+
+
+def _our_side(setup: str, data_root: Path, opts: list[str], work: Path, tag: str):
+    """Our univs_r50 on the same video, through the runner's own steps (tools/oracle/compare.py
+    ``predict``): returns (timed predict callable without writing, write-once callable)."""
+    from tools.oracle import compare
+    from univs_bench.benchmarks import BENCHMARKS
+    from univs_bench.data_converters import bench_data, build_writer
+    from univs_bench.runner import Runner, model_inputs
+    bench = BENCHMARKS[E2E[setup][0]]
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt, cls = compare.write_weights(work)
+    cfg = {"checkpoint": str(ckpt), "class_embeds": str(cls), "device": "cpu", **compare.parse_options(opts)}
+    runner = Runner("univs_r50", work_dir=str(work / tag), data_root=str(data_root), model_cfg=cfg, progress=False)
+    spec = bench_data(bench.name)
+    ann = runner.annotations(bench, spec, runner.bench_root(bench))
+    items = [item if runner.model.uses_gt else model_inputs(item) for item in ann.data_list]
+
+    def run():
+        return [runner.model.predict_video(x, ann.metainfo, bench) for x in items]
+
+    def write(dst: Path):
+        writer = build_writer(spec)
+        writer.open(dst)
+        for item, pred in zip(ann.data_list, run()):
+            writer.write_video(pred, ann.metainfo)
+            writer.mark_done(item.video.id)
+        writer.close()
+    return run, write
+
+
+def bench_vs_official(args, sizes: list[tuple[int, int]], rounds: int) -> list[dict]:
+    """Per (setup, size): the official R50 inference and ours on the same oracle video and
+    filled weights, agreement of the written outputs (tools/oracle/compare.py rule), then
+    ``rounds`` interleaved timings (official, ours, ...) after ``args.warmup`` untimed calls each
+    (besides the first call of each side, which makes the outputs compared)."""
+    import statistics
+    import sys
+    import tempfile
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tools.oracle import compare, fill, official
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_official_") as tmp:
+        root = Path(tmp)
+        official.bootstrap(args.official_univs, args.official_detectron2, args.official_site, str(root / "datasets"))
+        cls_emb = fill.save_class_embeddings(root / "combined_datasets_cls_emb_rn50x4.pth")
+        fill.save_text_encoder(root / "regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth")
+        for setup in args.setup:
+            bench = E2E[setup][0]
+            for h, w in sizes:
+                out = root / f"{setup}_{h}x{w}"
+                run_off, opts = _official_side(args, setup, h, w, root, out, cls_emb)
+                run_ours, write = _our_side(setup, out / "inputs", opts, root / "ours", f"{setup}_{h}x{w}")
+                ours_dir = root / "ours_pred" / f"{setup}_{h}x{w}"
+                write(ours_dir)
+                off_dir = out / "official" / bench
+                res = (compare.compare_vis_json(off_dir / "results.json", ours_dir / "results.json")
+                       if bench == "ytvis21" else compare.compare_label_pngs(off_dir, ours_dir))
+                print(compare.summary(f"{setup} {h}x{w}", res), flush=True)
+                for _ in range(args.warmup):   # extra: each side already ran once above
+                    run_off()
+                    run_ours()
+                times = {"official": [], "ours": []}
+                for _ in range(rounds):
+                    for name, fn in (("official", run_off), ("ours", run_ours)):
+                        t0 = time.perf_counter()
+                        fn()
+                        times[name].append(time.perf_counter() - t0)
+                row = {"setup": setup, "size": f"{h}x{w}", "agrees": compare.agrees(res),
+                       "summary": compare.summary(setup, res), "rounds": rounds,
+                       **{f"{k}_{s}": f(v) for k, v in times.items()
+                          for s, f in (("min", min), ("median", statistics.median))}}
+                row["ratio_min"] = row["official_min"] / row["ours_min"]
+                row["ratio_median"] = row["official_median"] / row["ours_median"]
+                print(row, flush=True)
+                rows.append(row)
+    return rows
+
+
+SECTION = "## R50 inference vs the official code"
+
+
+def _official_section(rows: list[dict], args) -> str:
+    import sys
+    lines = [SECTION, "",
+             (f"`benchmarks/bench_univs_inference.py --official-univs ... --official-detectron2 ...`, torch "
+              f"{torch.__version__}, {args.threads} thread(s) (torch.set_num_threads; run with OMP_NUM_THREADS="
+              f"{os.environ.get('OMP_NUM_THREADS', 'unset')}); univs_r50 and the official R50 model "
+              "with the same filled weights (tools/oracle/fill.py) on the oracle video of each setup, the "
+              "official procedure on both sides (tools/oracle/make_fixtures.py settings), fp32 CPU. Time of "
+              "one whole video (frame reading, resizing, streaming inference; the official VOS model also "
+              f"writes its PNGs), each side's first call (outputs compared) + {args.warmup} warm-up call(s) untimed, then "
+              "rounds interleaved official, ours, ..."),
+              "", "Command: `" + " ".join(["python"] + sys.argv) + "`", "",
+              "| setup | input | frames | outputs agree | rounds | official min / median (s) | ours min / median (s) "
+              "| official / ours (min) | (median) |",
+              "|---|---|---:|---|---:|---|---|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['setup']} | {r['size']} | 7 | {'yes' if r['agrees'] else 'NO: ' + r['summary']} | "
+                     f"{r['rounds']} | {r['official_min']:.2f} / {r['official_median']:.2f} | "
+                     f"{r['ours_min']:.2f} / {r['ours_median']:.2f} | {r['ratio_min']:.2f}x | "
+                     f"{r['ratio_median']:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_section(path: Path, section: str) -> None:
+    """Replace (or append) the R50-vs-official section of the results file, keeping the rest."""
+    head = path.read_text().split(SECTION, 1)[0].rstrip("\n") + "\n\n" if path.exists() else ""
+    path.write_text(head + section)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--gpu-frames", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--official-univs", default=None)
+    ap.add_argument("--official-detectron2", default=None,
+                    help="with --official-univs: time the official R50 inference against ours (only that)")
+    ap.add_argument("--official-site", default=None, help="pip --target folder of detectron2's pure-Python deps")
+    ap.add_argument("--setup", nargs="+", default=["vos", "vis"], choices=sorted(E2E))
+    ap.add_argument("--size", nargs="+", default=["120x160"], help="HxW of the oracle video (upscaled)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="extra untimed calls per side (each side has already run once for the agreement check)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("results_univs_inference.md")))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.official_detectron2:
+        if not args.official_univs:
+            ap.error("--official-detectron2 needs --official-univs")
+        sizes = [tuple(int(x) for x in s.split("x")) for s in args.size]
+        rows = bench_vs_official(args, sizes, args.rounds)
+        _write_section(Path(args.out), _official_section(rows, args))
+        print(f"wrote {args.out}")
+        return
     from univs_bench.errors import InputError
     from univs_bench.models.univs_zoo import UniVSTiny
     try:
@@ -147,7 +345,9 @@ def main() -> None:
         for name, mn, med, diff in bench_deform(args.official_univs):
             lines.append(f"| {name} | {mn:.3f} | {med:.3f} | {diff:.1e} |")
             print(name, mn, med, diff)
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    out = Path(args.out)
+    keep = out.read_text().split(SECTION, 1) if out.exists() else [""]
+    out.write_text("\n".join(lines) + "\n" + (f"\n{SECTION}{keep[1]}" if len(keep) > 1 else ""))
     print(f"wrote {args.out}")
 
 
