@@ -164,7 +164,11 @@ def _official_side(args, setup: str, h: int, w: int, root: Path, out: Path, cls_
             inputs = mapper(d)
             torch.manual_seed(mf.SEED)
             model([inputs])
-    return run, info["our_cfg_options"]
+    opts = list(info["our_cfg_options"])
+    if args.draw == "identity":
+        # our 'raster' token sampling = the official draw with randperm -> arange (make_fixtures --draw)
+        opts.append("prompt_sampling=raster")
+    return run, opts
 
 
 def _our_side(setup: str, data_root: Path, opts: list[str], work: Path, tag: str):
@@ -210,6 +214,8 @@ def bench_vs_official(args, sizes: list[tuple[int, int]], rounds: int) -> list[d
     with tempfile.TemporaryDirectory(prefix="bench_official_") as tmp:
         root = Path(tmp)
         official.bootstrap(args.official_univs, args.official_detectron2, args.official_site, str(root / "datasets"))
+        from tools.oracle import make_fixtures
+        make_fixtures.use_draw(args.draw)
         cls_emb = fill.save_class_embeddings(root / "combined_datasets_cls_emb_rn50x4.pth")
         fill.save_text_encoder(root / "regionclip_pretrained-cc_rn50x4_only_lang_encoder.pth")
         for setup in args.setup:
@@ -290,6 +296,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1,
                     help="extra untimed calls per side (each side has already run once for the agreement check)")
+    ap.add_argument("--draw", choices=["seeded", "identity"], default="seeded",
+                    help="official mode: the official prompt encoder's torch.randperm draws, as "
+                         "tools/oracle/make_fixtures.py --draw ('identity': randperm -> arange there, and "
+                         "prompt_sampling=raster on our side)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("results_univs_inference.md")))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
