@@ -396,7 +396,8 @@ def test_cellless_mask_tokens_are_zero_features_at_the_official_point_code():
     assert torch.allclose(pos[0, :, 0], want.expand(3, 4))
 
 
-def test_cellless_entity_mask_takes_its_point_from_the_stored_box(tiny, monkeypatch):
+@pytest.mark.parametrize("temporal_code", ["arbitrary", "fixed"])
+def test_cellless_entity_mask_takes_its_point_from_the_stored_box(tiny, monkeypatch, temporal_code):
     # official targets['boxes'] of a VIS entity: set at birth from its prediction on the 1/4 grid
     # (inclusive, / (w4, h4)), zeros for later (padded) frames; learnable matches never rewrite it.
     # Entity A = one 1/4 cell (1, 1): its summed logits (+5 / -5) upsampled x4 (bilinear) are > 0
@@ -408,7 +409,7 @@ def test_cellless_entity_mask_takes_its_point_from_the_stored_box(tiny, monkeypa
     from univs_bench.models.univs.prompt_encoder import official_prompt_point
     script = Script(lambda fr: [({2: 0.9}, [(1, 1)], onehot(0)), ({2: 0.9}, [(3, 3), (3, 4), (4, 3), (4, 4)], onehot(1))])
     monkeypatch.setattr(inf, "decode_clip", script)
-    eng = StreamingInference(tiny.net, cfg())
+    eng = StreamingInference(tiny.net, cfg(temporal_code=temporal_code))
     calls = []
     real = eng.sampler.encode
 
@@ -432,7 +433,11 @@ def test_cellless_entity_mask_takes_its_point_from_the_stored_box(tiny, monkeypa
     assert official_prompt_point(a, a_box).tolist() == [5.5 / 64, 4.5 / 32]
     assert official_prompt_point(a).tolist() == [5.5 / 64, 5.5 / 32]
     pe = eng.dec.pe_layer
-    want = pe.forward_points(torch.tensor([[5.5 / 64, 4.5 / 32]]), torch.tensor([1]))[0, 0]
+    xy = torch.tensor([[5.5 / 64, 4.5 / 32]])
+    if temporal_code == "fixed":     # Swin-L VIS: frame 1 is at position 0 of the 3-frame clip [1, 2, 3]
+        want = pe.forward_points_fixed(xy, 0, 3)[0]
+    else:                            # absolute frame index 1
+        want = pe.forward_points(xy, torch.tensor([1]))[0, 0]
     assert (tok[0] == 0).all() and torch.allclose(pos[0, :, 0], want.expand_as(pos[0, :, 0]), atol=1e-6)
     # frame 3 was born padded (zero box) and only learnable matches added masks there
     _, _, boxes3, _ = calls[4]
@@ -474,3 +479,36 @@ def test_accepted_prompt_prediction_rewrites_the_stored_box_from_the_summed_mask
     assert len(calls) == 5
     for got, want in zip(calls, [birth, birth, birth, accepted, accepted]):
         assert torch.allclose(got, want)
+
+
+def test_cellless_point_code_with_fixed_temporal_code_uses_the_clip_position():
+    # official get_mask_prompt with FixedT (Swin-L VIS): the point's code is row key_fid of
+    # forward_points_with_size over SAMPLING_FRAME_NUM frames: temporal (key_fid + 1) / (T + 1e-6)
+    # x 2 pi, whatever the absolute frame index (ArbitraryT: the absolute index / 128 x 2 pi)
+    import math
+
+    from univs_bench.models.univs.position_encoding import PositionEmbeddingSine3D
+    from univs_bench.models.univs.prompt_encoder import VisualPromptSampler
+    pe = PositionEmbeddingSine3D(2)
+    block = torch.zeros(16, 16, dtype=torch.bool)
+    block[1:6, 2:7] = True                   # no cell; official point (3.5/16, 2.5/16), see above
+    big = torch.zeros(16, 16, dtype=torch.bool)
+    big[8:, 8:] = True
+    feats = torch.arange(4 * 2 * 2, dtype=torch.float32).view(1, 1, 4, 2, 2) + 1
+    prompt = {"regions": torch.stack([block, big]), "kinds": ["mask"] * 2, "frame_indices": [7], "clip_pos": (1, 5)}
+    sampler = VisualPromptSampler(num_points=3, stride=8, sampling="raster")
+    pe.fixed_t = True
+    _, pos, _ = sampler.encode(feats, -feats, pe, [prompt], 1)
+    # num_pos_feats 2: spatial = (sin y, cos y, sin x, cos x) (dim_t = (1, 1)); temporal over 4
+    # channels: dim_t_z = 10000^(2 (i // 2) / 4) = (1, 1, 100, 100)
+    ya, xa = 2.5 / 16 * 2 * math.pi, 3.5 / 16 * 2 * math.pi
+    z = 2 / (5 + 1e-6) * 2 * math.pi
+    want = torch.tensor([math.sin(ya), math.cos(ya), math.sin(xa), math.cos(xa)]) + \
+        torch.tensor([math.sin(z), math.cos(z), math.sin(z / 100), math.cos(z / 100)])
+    assert torch.allclose(pos[0, :, 0], want.expand(3, 4), atol=1e-6)
+    pe.fixed_t = False
+    _, pos, _ = sampler.encode(feats, -feats, pe, [prompt], 1)
+    z = 7 / 128 * 2 * math.pi
+    want = torch.tensor([math.sin(ya), math.cos(ya), math.sin(xa), math.cos(xa)]) + \
+        torch.tensor([math.sin(z), math.cos(z), math.sin(z / 100), math.cos(z / 100)])
+    assert torch.allclose(pos[0, :, 0], want.expand(3, 4), atol=1e-6)

@@ -815,7 +815,8 @@ class StreamingInference:
         pos = allpos[:, frame_pos:frame_pos + 1]
         out = self.sampler.encode(feats, pos, self.dec.pe_layer,
                                   [{"regions": regions, "kinds": kinds, "key_frame": 0,
-                                    "frame_indices": [frame_index], "boxes": boxes}], 1, training=False,
+                                    "frame_indices": [frame_index], "boxes": boxes,
+                                    "clip_pos": (frame_pos, self.cfg.clip_length)}], 1, training=False,
                                   generator=self.generator)
         if out is None:
             c = x.shape[1]
