@@ -439,6 +439,13 @@ def test_cellless_entity_mask_takes_its_point_from_the_stored_box(tiny, monkeypa
     else:                            # absolute frame index 1
         want = pe.forward_points(xy, torch.tensor([1]))[0, 0]
     assert (tok[0] == 0).all() and torch.allclose(pos[0, :, 0], want.expand_as(pos[0, :, 0]), atol=1e-6)
+    # prev-frame path of clip [1, 2, 3] (frame 0's mask on the clip's frame 1 features): the
+    # official point code takes key_fid_original = 1 - stride + 0 = frame 0 (FixedT: position 0)
+    _, regions0, boxes0, (tok0, pos0, _) = calls[0]
+    assert torch.equal(regions0[0], a) and torch.allclose(boxes0, torch.stack([a_box, b_box]))
+    if temporal_code == "arbitrary":
+        want = pe.forward_points(xy, torch.tensor([0]))[0, 0]
+    assert (tok0[0] == 0).all() and torch.allclose(pos0[0, :, 0], want.expand_as(pos0[0, :, 0]), atol=1e-6)
     # frame 3 was born padded (zero box) and only learnable matches added masks there
     _, _, boxes3, _ = calls[4]
     assert torch.equal(boxes3, torch.zeros(2, 4))

@@ -802,7 +802,8 @@ class StreamingInference:
 
     # ------------------------------------------------------------------ pools
     def _tokens(self, levels: list[Tensor], frame_pos: int, frame_index: int, regions: Tensor,
-                kinds: list[str], boxes: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                kinds: list[str], boxes: Tensor | None = None,
+                point_index: int | None = None) -> tuple[Tensor, Tensor]:
         """Prompt tokens (P, R, C) and positions of ``regions`` (P, Hp, Wp) on one frame of the clip,
         sampled from the decoder's 1/8 level (with level embedding and the clip's 3D position)."""
         x = levels[-1]  # T, C, h, w
@@ -816,7 +817,8 @@ class StreamingInference:
         out = self.sampler.encode(feats, pos, self.dec.pe_layer,
                                   [{"regions": regions, "kinds": kinds, "key_frame": 0,
                                     "frame_indices": [frame_index], "boxes": boxes,
-                                    "clip_pos": (frame_pos, self.cfg.clip_length)}], 1, training=False,
+                                    "clip_pos": (frame_pos, self.cfg.clip_length),
+                                    "point_index": point_index}], 1, training=False,
                                   generator=self.generator)
         if out is None:
             c = x.shape[1]
@@ -846,11 +848,12 @@ class StreamingInference:
         return tok.flatten(0, 1), pe.flatten(0, 1)
 
     def _sample_rows(self, levels, frame_pos: int, frame_index: int, regions: Tensor,
-                     boxes: Tensor | None = None):
+                     boxes: Tensor | None = None, point_index: int | None = None):
         """Tokens (N, R, C), positions and validity (N,) of padded-size ``regions`` (N, Hp, Wp)
         on frame ``frame_pos`` of the clip (official ``get_mask_prompt``; empty -> blank;
         ``boxes`` (N, 4) normalised: the stored boxes the official point choice uses)."""
-        tok, pe = self._tokens(levels, frame_pos, frame_index, regions, ["mask"] * regions.shape[0], boxes)
+        tok, pe = self._tokens(levels, frame_pos, frame_index, regions, ["mask"] * regions.shape[0], boxes,
+                               point_index)
         return tok, pe, regions.flatten(1).any(1)
 
     def _update_prompts(self, state, targets: list[Target], levels, frames: list[int],
@@ -887,8 +890,10 @@ class StreamingInference:
                     continue
                 has = torch.tensor([x.first_frame <= frames[0] - 1 for x in targets], device=self.device)
                 bx = boxes_at(f)
+                # official key_fid_original = frames[0] - stride + key: the cell-less point's code
+                # takes the mask's own frame, the features and their codes the current clip's
                 tok, pe, _ = self._sample_rows(levels, key, frames[0] + key, m[has],
-                                               None if bx is None else bx[has])
+                                               None if bx is None else bx[has], point_index=f)
                 buf.write_slot(key, tok, pe, has)
         else:
             buf.pad(stride)

@@ -118,7 +118,8 @@ class VisualPromptSampler:
     point/box/mask/scribble, default mask), ``key_frame`` (index in the clip, default 0) and
     ``frame_indices`` (T absolute indices, default arange), optional ``boxes`` (P, 4) normalised
     stored boxes (the point of a mask without a cell) and ``clip_pos`` (key frame's position in
-    the clip, clip length: that point's code when ``pe_layer.fixed_t``). Returns tokens and positions
+    the clip, clip length: that point's code when ``pe_layer.fixed_t``) and ``point_index`` (that
+    point's absolute frame index otherwise, default the key frame's). Returns tokens and positions
     (P, R, B*T, C); videos with fewer prompts are padded by repeating theirs (as the official
     code does for batching), and ``valid`` (B, P) marks the real ones.
     """
@@ -174,7 +175,9 @@ class VisualPromptSampler:
                         if getattr(pe_layer, "fixed_t", False) and p.get("clip_pos") is not None:
                             pe = pe_layer.forward_points_fixed(xy[None], *p["clip_pos"])[0].to(f.dtype)
                         else:
-                            pe = pe_layer.forward_points(xy[None], key_index.view(1))[0, 0].to(f.dtype)
+                            pidx = key_index if p.get("point_index") is None else \
+                                torch.as_tensor(p["point_index"], device=feats.device)
+                            pe = pe_layer.forward_points(xy[None], pidx.view(1))[0, 0].to(f.dtype)
                         toks.append(f.new_zeros(self.num_points, c))
                         pes.append(pe[None].expand(self.num_points, c))
                         continue
