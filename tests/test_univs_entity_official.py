@@ -394,3 +394,128 @@ def test_cellless_mask_tokens_are_zero_features_at_the_official_point_code():
     assert (tok[0] == 0).all()
     want = pe.forward_points(torch.tensor([[3.5 / 16, 2.5 / 16]]), torch.tensor([7]))[0, 0]
     assert torch.allclose(pos[0, :, 0], want.expand(3, 4))
+
+
+@pytest.mark.parametrize("temporal_code", ["arbitrary", "fixed"])
+def test_cellless_entity_mask_takes_its_point_from_the_stored_box(tiny, monkeypatch, temporal_code):
+    # official targets['boxes'] of a VIS entity: set at birth from its prediction on the 1/4 grid
+    # (inclusive, / (w4, h4)), zeros for later (padded) frames; learnable matches never rewrite it.
+    # Entity A = one 1/4 cell (1, 1): its summed logits (+5 / -5) upsampled x4 (bilinear) are > 0
+    # on input pixels 4..7, which no 1/8 sample point (pixel 0 or 8) reads -> no cell, while
+    # entity B (cells rows/columns 3-4: pixel (16, 16) reads logit 5) has one: A's tokens get the position code
+    # of the official point. Stored box of A = (1/16, 1/8, 1/16, 1/8), zero size -> no pixel
+    # strictly inside its centre quarter -> the first mask pixel (4, 5); the mask's own box
+    # (4..7) would give pixel (5, 5).
+    from univs_bench.models.univs.prompt_encoder import official_prompt_point
+    script = Script(lambda fr: [({2: 0.9}, [(1, 1)], onehot(0)), ({2: 0.9}, [(3, 3), (3, 4), (4, 3), (4, 4)], onehot(1))])
+    monkeypatch.setattr(inf, "decode_clip", script)
+    eng = StreamingInference(tiny.net, cfg(temporal_code=temporal_code))
+    calls = []
+    real = eng.sampler.encode
+
+    def spy(feats, pos, pe_layer, prompts, *a, **kw):
+        out = real(feats, pos, pe_layer, prompts, *a, **kw)
+        calls.append((prompts[0]["frame_indices"][0], prompts[0]["regions"], prompts[0]["boxes"], out))
+        return out
+    monkeypatch.setattr(eng.sampler, "encode", spy)
+    eng.run(video(5), "vis")
+    # clip [1, 2, 3]: frame 0 (prev-frame path, our frame index 1), frames 1, 2; clip [2, 3, 4]: 2, 3
+    assert [c[0] for c in calls] == [1, 1, 2, 2, 3]
+    a_box = torch.tensor([1 / 16, 1 / 8, 1 / 16, 1 / 8])
+    b_box = torch.tensor([3 / 16, 3 / 8, 4 / 16, 4 / 8])
+    _, regions, boxes, (tok, pos, _) = calls[1]
+    assert torch.allclose(boxes, torch.stack([a_box, b_box]))
+    a = regions[0]
+    # bilinear weights of cell 1 on pixels 4..7: 0.625, 0.875, 0.875, 0.625; logit -5 + 10 wy wx > 0
+    # needs wy wx > 0.5: the 4 x 4 block without its corners (0.625^2 = 0.39)
+    corners = {(4, 4), (4, 7), (7, 4), (7, 7)}
+    assert torch.nonzero(a).tolist() == [[y, x] for y in range(4, 8) for x in range(4, 8) if (y, x) not in corners]
+    assert official_prompt_point(a, a_box).tolist() == [5.5 / 64, 4.5 / 32]
+    assert official_prompt_point(a).tolist() == [5.5 / 64, 5.5 / 32]
+    pe = eng.dec.pe_layer
+    xy = torch.tensor([[5.5 / 64, 4.5 / 32]])
+    if temporal_code == "fixed":     # Swin-L VIS: frame 1 is at position 0 of the 3-frame clip [1, 2, 3]
+        want = pe.forward_points_fixed(xy, 0, 3)[0]
+    else:                            # absolute frame index 1
+        want = pe.forward_points(xy, torch.tensor([1]))[0, 0]
+    assert (tok[0] == 0).all() and torch.allclose(pos[0, :, 0], want.expand_as(pos[0, :, 0]), atol=1e-6)
+    # prev-frame path of clip [1, 2, 3] (frame 0's mask on the clip's frame 1 features): the
+    # official point code takes key_fid_original = 1 - stride + 0 = frame 0 (FixedT: position 0)
+    _, regions0, boxes0, (tok0, pos0, _) = calls[0]
+    assert torch.equal(regions0[0], a) and torch.allclose(boxes0, torch.stack([a_box, b_box]))
+    if temporal_code == "arbitrary":
+        want = pe.forward_points(xy, torch.tensor([0]))[0, 0]
+    assert (tok0[0] == 0).all() and torch.allclose(pos0[0, :, 0], want.expand_as(pos0[0, :, 0]), atol=1e-6)
+    # frame 3 was born padded (zero box) and only learnable matches added masks there
+    _, _, boxes3, _ = calls[4]
+    assert torch.equal(boxes3, torch.zeros(2, 4))
+
+
+def test_accepted_prompt_prediction_rewrites_the_stored_box_from_the_summed_masks(tiny, monkeypatch):
+    # official write_prompt_predictions_into_annotations_per_clip: an accepted prompt prediction
+    # rewrites the clip frames' boxes = inclusive box of (summed logits > 0) at the padded input
+    # size (64 x 32), / that size. One entity on 1/4 cells rows/columns 1-2 (+5, rest -5), its
+    # prompt query predicting the same: every sum keeps the sign of one prediction; upsampled x4
+    # it is > 0 on pixels 4..11 (pixel 3 reads -5 + 10 x 0.375 < 0, pixel 4 -5 + 10 x 0.625 > 0)
+    # -> box (4/64, 4/32, 11/64, 11/32), where the birth box is (1/16, 1/8, 2/16, 2/8).
+    cells = [(1, 1), (1, 2), (2, 1), (2, 2)]
+    base = Script(lambda fr: [({2: 0.9}, cells, onehot(0))])
+
+    def script(*a, **kw):
+        out = base(*a, **kw)
+        nq = base.nq
+        for i in range(out["num_prompts"]):
+            out["pred_masks"][nq + i] = out["pred_masks"][i]
+            out["pred_embds"][nq + i] = out["pred_embds"][i]
+        return out
+    monkeypatch.setattr(inf, "decode_clip", script)
+    eng = StreamingInference(tiny.net, cfg())
+    calls = []
+    real = eng.sampler.encode
+
+    def spy(feats, pos, pe_layer, prompts, *a, **kw):
+        calls.append(prompts[0]["boxes"].clone())
+        return real(feats, pos, pe_layer, prompts, *a, **kw)
+    monkeypatch.setattr(eng.sampler, "encode", spy)
+    out = eng.run(video(5), "vis")
+    assert len(out["targets"]) == 1 and out["targets"][0].quality_n == 5   # birth, 2 x (prompt + match)
+    birth = torch.tensor([[1 / 16, 1 / 8, 2 / 16, 2 / 8]])
+    accepted = torch.tensor([[4 / 64, 4 / 32, 11 / 64, 11 / 32]])
+    # clip [1, 2, 3] reads frames 0, 1, 2 (birth boxes); clip [2, 3, 4] reads 2, 3 (rewritten by
+    # clip [1, 2, 3]'s accepted prediction; frame 3 was a zero box before it)
+    assert len(calls) == 5
+    for got, want in zip(calls, [birth, birth, birth, accepted, accepted]):
+        assert torch.allclose(got, want)
+
+
+def test_cellless_point_code_with_fixed_temporal_code_uses_the_clip_position():
+    # official get_mask_prompt with FixedT (Swin-L VIS): the point's code is row key_fid of
+    # forward_points_with_size over SAMPLING_FRAME_NUM frames: temporal (key_fid + 1) / (T + 1e-6)
+    # x 2 pi, whatever the absolute frame index (ArbitraryT: the absolute index / 128 x 2 pi)
+    import math
+
+    from univs_bench.models.univs.position_encoding import PositionEmbeddingSine3D
+    from univs_bench.models.univs.prompt_encoder import VisualPromptSampler
+    pe = PositionEmbeddingSine3D(2)
+    block = torch.zeros(16, 16, dtype=torch.bool)
+    block[1:6, 2:7] = True                   # no cell; official point (3.5/16, 2.5/16), see above
+    big = torch.zeros(16, 16, dtype=torch.bool)
+    big[8:, 8:] = True
+    feats = torch.arange(4 * 2 * 2, dtype=torch.float32).view(1, 1, 4, 2, 2) + 1
+    prompt = {"regions": torch.stack([block, big]), "kinds": ["mask"] * 2, "frame_indices": [7], "clip_pos": (1, 5)}
+    sampler = VisualPromptSampler(num_points=3, stride=8, sampling="raster")
+    pe.fixed_t = True
+    _, pos, _ = sampler.encode(feats, -feats, pe, [prompt], 1)
+    # num_pos_feats 2: spatial = (sin y, cos y, sin x, cos x) (dim_t = (1, 1)); temporal over 4
+    # channels: dim_t_z = 10000^(2 (i // 2) / 4) = (1, 1, 100, 100)
+    ya, xa = 2.5 / 16 * 2 * math.pi, 3.5 / 16 * 2 * math.pi
+    z = 2 / (5 + 1e-6) * 2 * math.pi
+    want = torch.tensor([math.sin(ya), math.cos(ya), math.sin(xa), math.cos(xa)]) + \
+        torch.tensor([math.sin(z), math.cos(z), math.sin(z / 100), math.cos(z / 100)])
+    assert torch.allclose(pos[0, :, 0], want.expand(3, 4), atol=1e-6)
+    pe.fixed_t = False
+    _, pos, _ = sampler.encode(feats, -feats, pe, [prompt], 1)
+    z = 7 / 128 * 2 * math.pi
+    want = torch.tensor([math.sin(ya), math.cos(ya), math.sin(xa), math.cos(xa)]) + \
+        torch.tensor([math.sin(z), math.cos(z), math.sin(z / 100), math.cos(z / 100)])
+    assert torch.allclose(pos[0, :, 0], want.expand(3, 4), atol=1e-6)

@@ -617,6 +617,9 @@ class Target:
     window_scores: list = field(default_factory=list)
     tube_scores: Tensor | None = None
     quality_factor: float | None = None
+    # VIS/VPS entities: frame -> official stored box (4,) normalised xyxy (``targets['boxes']``);
+    # a frame without one holds the official zero box
+    boxes: dict = field(default_factory=dict)
 
 
 def _update_slot(slots: deque, embd: Tensor) -> None:
@@ -799,7 +802,8 @@ class StreamingInference:
 
     # ------------------------------------------------------------------ pools
     def _tokens(self, levels: list[Tensor], frame_pos: int, frame_index: int, regions: Tensor,
-                kinds: list[str], boxes: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                kinds: list[str], boxes: Tensor | None = None,
+                point_index: int | None = None) -> tuple[Tensor, Tensor]:
         """Prompt tokens (P, R, C) and positions of ``regions`` (P, Hp, Wp) on one frame of the clip,
         sampled from the decoder's 1/8 level (with level embedding and the clip's 3D position)."""
         x = levels[-1]  # T, C, h, w
@@ -812,7 +816,9 @@ class StreamingInference:
         pos = allpos[:, frame_pos:frame_pos + 1]
         out = self.sampler.encode(feats, pos, self.dec.pe_layer,
                                   [{"regions": regions, "kinds": kinds, "key_frame": 0,
-                                    "frame_indices": [frame_index], "boxes": boxes}], 1, training=False,
+                                    "frame_indices": [frame_index], "boxes": boxes,
+                                    "clip_pos": (frame_pos, self.cfg.clip_length),
+                                    "point_index": point_index}], 1, training=False,
                                   generator=self.generator)
         if out is None:
             c = x.shape[1]
@@ -842,11 +848,12 @@ class StreamingInference:
         return tok.flatten(0, 1), pe.flatten(0, 1)
 
     def _sample_rows(self, levels, frame_pos: int, frame_index: int, regions: Tensor,
-                     boxes: Tensor | None = None):
+                     boxes: Tensor | None = None, point_index: int | None = None):
         """Tokens (N, R, C), positions and validity (N,) of padded-size ``regions`` (N, Hp, Wp)
         on frame ``frame_pos`` of the clip (official ``get_mask_prompt``; empty -> blank;
         ``boxes`` (N, 4) normalised: the stored boxes the official point choice uses)."""
-        tok, pe = self._tokens(levels, frame_pos, frame_index, regions, ["mask"] * regions.shape[0], boxes)
+        tok, pe = self._tokens(levels, frame_pos, frame_index, regions, ["mask"] * regions.shape[0], boxes,
+                               point_index)
         return tok, pe, regions.flatten(1).any(1)
 
     def _update_prompts(self, state, targets: list[Target], levels, frames: list[int],
@@ -883,8 +890,10 @@ class StreamingInference:
                     continue
                 has = torch.tensor([x.first_frame <= frames[0] - 1 for x in targets], device=self.device)
                 bx = boxes_at(f)
+                # official key_fid_original = frames[0] - stride + key: the cell-less point's code
+                # takes the mask's own frame, the features and their codes the current clip's
                 tok, pe, _ = self._sample_rows(levels, key, frames[0] + key, m[has],
-                                               None if bx is None else bx[has])
+                                               None if bx is None else bx[has], point_index=f)
                 buf.write_slot(key, tok, pe, has)
         else:
             buf.pad(stride)
@@ -1034,9 +1043,14 @@ class StreamingInference:
             self._pad_slots(state)
         use_prompts = cfg.tracker == "vs2p" and cfg.prompt_as_queries
         prompted = list(state.targets) if cfg.tracker == "vs2p" else []
+        for t in state.all_targets:
+            # the prompt update reads boxes of the clip's frames and of the stride frames before
+            for f in [f for f in t.boxes if f < frames[0] - cfg.clip_stride]:
+                del t.boxes[f]
         if prompted:
             self._update_prompts(state, state.all_targets, levels, frames,
-                                 lambda f: self._entity_masks_at(state, f))
+                                 lambda f: self._entity_masks_at(state, f),
+                                 lambda f: self._entity_boxes_at(state, f))
         prompts = self._prompt_batch(state, prompted, len(frames)) if use_prompts else None
         extra = self._pool_keys(state, prompted) if (cfg.tracker == "vs2p" and not cfg.prompt_as_queries) else None
         out = decode_clip(self.dec, levels, mf, fidx, prompts, "detection", proca=cfg.proca, extra_keys=extra)
@@ -1063,6 +1077,7 @@ class StreamingInference:
             for i in torch.nonzero(ok).flatten().tolist():
                 t = prompted[i]
                 self._accumulate(state, t.id, frames, p_masks[i])
+                self._box_from_accumulated(state, t, frames)
                 _update_slot(t.embeds, p_embds[i].mean(0))
                 t.quality_sum += float(q[i])
                 t.quality_n += 1
@@ -1127,6 +1142,9 @@ class StreamingInference:
             t.cls_slot, t.cls_total = score[k].clone(), score[k].clone()
             t.quality_sum, t.quality_n = float(qual[k]), 1
             self._accumulate(state, t.id, frames, lq_masks[k])
+            h4, w4 = lq_masks.shape[-2:]
+            bx = mask_boxes_inclusive(lq_masks[k] > 0) / torch.tensor([w4, h4, w4, h4], device=lq_masks.device)
+            t.boxes.update({f: bx[j] for j, f in enumerate(frames)})
         for t in state.targets:
             t.logit_sum = self._class_mean(state, t)
 
@@ -1145,6 +1163,29 @@ class StreamingInference:
         for t in state.targets:
             t.cls_total = t.cls_total + t.cls_slot
             t.embeds.append(torch.stack(list(t.embeds)[-3:]).mean(0))
+
+    def _box_from_accumulated(self, state, t: Target, frames: list[int]) -> None:
+        """Official stored box after an accepted prompt prediction
+        (``write_prompt_predictions_into_annotations_per_clip``): per clip frame, the inclusive
+        box of the summed logits > 0 at the padded input size, normalised by that size. Matches
+        of learnable queries leave the boxes as they are (official)."""
+        hp, wp = self.padded
+        norm = torch.tensor([wp, hp, wp, hp], dtype=torch.float32, device=self.device)
+        for f in frames:
+            m = self._to_input(state.pending[f][t.id][0][None])[0] > 0
+            t.boxes[f] = mask_boxes_inclusive(m) / norm
+
+    def _entity_boxes_at(self, state, f: int) -> Tensor:
+        """Every entity's stored box of frame ``f`` (N, 4) in buffer-row order (official
+        ``targets['boxes']``: set at birth from the prediction on the 1/4 grid, rewritten from the
+        accumulated masks when a prompt prediction is accepted, zeros for padded frames); the
+        official ``select_points_from_box_mask`` takes the point of a mask without a 1/8 cell from
+        it."""
+        out = torch.zeros(len(state.all_targets), 4, device=self.device)
+        for t in state.all_targets:
+            if f in t.boxes:
+                out[t.row] = t.boxes[f].to(out)
+        return out
 
     def _entity_masks_at(self, state, f: int) -> Tensor | None:
         """Every target's accumulated mask of frame ``f`` (N, Hp, Wp): summed logits upsampled

@@ -97,3 +97,13 @@ class PositionEmbeddingSine3D(nn.Module):
         x = _sine(xy[:, 0] * self.scale, self.num_pos_feats, self.temperature)
         spatial = torch.cat((y, x), dim=-1)
         return spatial[None] + self.temporal(frame_indices.reshape(-1))[:, None]
+
+    def forward_points_fixed(self, xy: Tensor, clip_pos: int, clip_len: int) -> Tensor:
+        """'FixedT' codes of normalised points ``xy`` (N, 2) on the frame at position ``clip_pos``
+        of a ``clip_len``-frame clip -> ``(N, C)``: temporal code (clip_pos + 1) / (clip_len +
+        1e-6) * 2 pi (official ``get_mask_prompt`` with FixedT: ``forward_points_with_size`` over
+        SAMPLING_FRAME_NUM frames, row ``key_fid``)."""
+        y = _sine(xy[:, 1] * self.scale, self.num_pos_feats, self.temperature)
+        x = _sine(xy[:, 0] * self.scale, self.num_pos_feats, self.temperature)
+        z = torch.tensor([(clip_pos + 1) / (clip_len + 1e-6) * self.scale], dtype=torch.float32, device=xy.device)
+        return torch.cat((y, x), dim=-1) + _sine(z, 2 * self.num_pos_feats, self.temperature)

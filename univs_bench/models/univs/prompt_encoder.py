@@ -116,7 +116,10 @@ class VisualPromptSampler:
     ``feats``/``pos`` are the 1/8 level as (B, T, C, h, w); ``prompts`` is one dict per video
     with ``regions`` (P, H, W) bool at input resolution, optional ``kinds`` (P strings among
     point/box/mask/scribble, default mask), ``key_frame`` (index in the clip, default 0) and
-    ``frame_indices`` (T absolute indices, default arange). Returns tokens and positions
+    ``frame_indices`` (T absolute indices, default arange), optional ``boxes`` (P, 4) normalised
+    stored boxes (the point of a mask without a cell) and ``clip_pos`` (key frame's position in
+    the clip, clip length: that point's code when ``pe_layer.fixed_t``) and ``point_index`` (that
+    point's absolute frame index otherwise, default the key frame's). Returns tokens and positions
     (P, R, B*T, C); videos with fewer prompts are padded by repeating theirs (as the official
     code does for batching), and ``valid`` (B, P) marks the real ones.
     """
@@ -169,7 +172,12 @@ class VisualPromptSampler:
                 if not cells.any() and kind == "mask" and bool(region.any()):
                     if any_cell:
                         xy = official_prompt_point(region, None if boxes is None else boxes[j])
-                        pe = pe_layer.forward_points(xy[None], key_index.view(1))[0, 0].to(f.dtype)
+                        if getattr(pe_layer, "fixed_t", False) and p.get("clip_pos") is not None:
+                            pe = pe_layer.forward_points_fixed(xy[None], *p["clip_pos"])[0].to(f.dtype)
+                        else:
+                            pidx = key_index if p.get("point_index") is None else \
+                                torch.as_tensor(p["point_index"], device=feats.device)
+                            pe = pe_layer.forward_points(xy[None], pidx.view(1))[0, 0].to(f.dtype)
                         toks.append(f.new_zeros(self.num_points, c))
                         pes.append(pe[None].expand(self.num_points, c))
                         continue
