@@ -295,17 +295,22 @@ def test_univs_tiny_without_weights_says_how_to_train(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------- end to end
-def test_predict_video_on_synthetic_davis(tmp_path, tiny):
+def _synthetic_first_video(tmp_path, name: str, frames: int):
+    """(converted annotation file, its first video, benchmark) of a one-video synthetic ``name``."""
     from univs_bench.benchmarks import get_benchmark
     from univs_bench.data_converters import bench_data
-    from univs_bench.runner import Runner, model_inputs
+    from univs_bench.runner import Runner
     from univs_bench.synthetic import SynthConfig
     runner = Runner("first_frame_copy", work_dir=str(tmp_path), progress=False,
-                    synth_cfg=SynthConfig(videos=1, frames=6, size=(48, 64)))
-    bench = get_benchmark("davis17")
-    spec = bench_data(bench.name)
-    ann = runner.annotations(bench, spec, runner.bench_root(bench))
-    item = ann.data_list[0]
+                    synth_cfg=SynthConfig(videos=1, frames=frames, size=(48, 64)))
+    bench = get_benchmark(name)
+    ann = runner.annotations(bench, bench_data(bench.name), runner.bench_root(bench))
+    return ann, ann.data_list[0], bench
+
+
+def test_predict_video_on_synthetic_davis(tmp_path, tiny):
+    from univs_bench.runner import model_inputs
+    ann, item, bench = _synthetic_first_video(tmp_path, "davis17", 6)
     pred = tiny.predict_video(model_inputs(item), ann.metainfo, bench)
     pred.check(ann.metainfo, prediction=True)
     prompts = {p.target: p for p in item.prompts}
@@ -616,16 +621,8 @@ def test_vos_tracked_objects_compete_and_keep_over_a_quarter(tiny, monkeypatch, 
 def test_burst_runs_on_its_annotated_frames_only(tmp_path, tiny, monkeypatch):
     """B2: the official BURST val json keeps only the annotated frames, so the model sees those
     (burst_all_frames=True: every frame, ours); predictions exist on annotated frames only."""
-    from univs_bench.benchmarks import get_benchmark
-    from univs_bench.data_converters import bench_data
-    from univs_bench.runner import Runner, model_inputs
-    from univs_bench.synthetic import SynthConfig
-    runner = Runner("first_frame_copy", work_dir=str(tmp_path), progress=False,
-                    synth_cfg=SynthConfig(videos=1, frames=8, size=(48, 64)))
-    bench = get_benchmark("burst")
-    spec = bench_data(bench.name)
-    ann = runner.annotations(bench, spec, runner.bench_root(bench))
-    item = ann.data_list[0]
+    from univs_bench.runner import model_inputs
+    ann, item, bench = _synthetic_first_video(tmp_path, "burst", 8)
     annotated = item.video.annotated_frames()
     assert 0 < len(annotated) < item.video.num_frames
     loaded = []
@@ -647,15 +644,8 @@ def test_burst_runs_on_its_annotated_frames_only(tmp_path, tiny, monkeypatch):
 def test_predict_video_on_synthetic_viposeg(tmp_path, tiny):
     """PVOS end to end with univs_tiny (its 40 classes cannot hold VIPSeg's: no semantic help,
     no error); prompts carry their object's class."""
-    from univs_bench.benchmarks import get_benchmark
-    from univs_bench.data_converters import bench_data
-    from univs_bench.runner import Runner, model_inputs
-    from univs_bench.synthetic import SynthConfig
-    runner = Runner("first_frame_copy", work_dir=str(tmp_path), progress=False,
-                    synth_cfg=SynthConfig(videos=1, frames=4, size=(48, 64)))
-    bench = get_benchmark("viposeg")
-    ann = runner.annotations(bench, bench_data(bench.name), runner.bench_root(bench))
-    item = ann.data_list[0]
+    from univs_bench.runner import model_inputs
+    ann, item, bench = _synthetic_first_video(tmp_path, "viposeg", 4)
     assert item.prompts and all(p.category is not None for p in item.prompts)
     import copy
     model = copy.copy(tiny)

@@ -61,12 +61,8 @@ def _demo(args, out: Path, work: Path, Runner, summary_table, BENCHMARKS) -> int
     report_command("2", str(work), "html", str(out / "report.html"), True)
     print(f"\nleaderboard: {out / 'leaderboard.md'}\nreport:      {out / 'report.html'}")
     print(f"demo finished in {time.time() - t0:.0f}s")
-    if failed:
-        print(f"demo: {len(failed)} benchmark run(s) failed:", file=sys.stderr)
-        for k, why in failed.items():
-            print(f"  {k}: {why}", file=sys.stderr)
-        return 1
-    return 0
+    from univs_bench.runner import print_failures
+    return print_failures("demo", failed)
 
 
 def _univs_tiny(work: Path) -> str | None:

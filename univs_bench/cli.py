@@ -374,7 +374,7 @@ def _submitted(pred_root: Path, benches: list) -> list:
 
 def _finish(results: dict, work_dir, name: str = "<name>", seconds: float | None = None) -> int:
     """Print the summary and the next command; exit status 1 if any benchmark failed."""
-    from .runner import summary_table
+    from .runner import print_failures, summary_table
     print(summary_table(results))
     failed = {k: r["error"] for k, r in results.items() if r.get("error")}
     ok = [k for k, r in results.items() if r and not r.get("error")]
@@ -385,12 +385,7 @@ def _finish(results: dict, work_dir, name: str = "<name>", seconds: float | None
     print(f"[run] {name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + took, file=sys.stderr)
     if ok:
         print(f"results: {work_dir}/{name}/<benchmark>/metrics.json\nnext: univs-bench report --results {work_dir}")
-    if failed:
-        print(f"univs-bench: {len(failed)} of {len(results)} benchmark(s) failed:", file=sys.stderr)
-        for k, why in failed.items():
-            print(f"  {k}: {why}", file=sys.stderr)
-        return 1
-    return 0
+    return print_failures("univs-bench", failed, len(results))
 
 
 @command("run", "run a model over benchmarks: predict, write official files, score (resumable; results are "

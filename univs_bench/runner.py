@@ -466,6 +466,17 @@ class Runner:
         return out
 
 
+def print_failures(prog: str, failed: dict[str, str], total: int | None = None) -> int:
+    """Print the failed benchmarks, one line each, on stderr; the exit status (1 if any failed)."""
+    if not failed:
+        return 0
+    of = f" of {total}" if total is not None else ""
+    print(f"{prog}: {len(failed)}{of} benchmark(s) failed:", file=sys.stderr)
+    for k, why in failed.items():
+        print(f"  {k}: {why}", file=sys.stderr)
+    return 1
+
+
 def summary_line(name: str, rec: dict, seconds: float) -> str:
     """The greppable one-line outcome of a benchmark, e.g. ``[davis17] done J&F=45.74 (12.3 s)``."""
     if rec.get("error"):
