@@ -358,7 +358,7 @@ class Runner:
             record["note"] = (f"{bench.title} val GT is server-only: upload {submission}; "
                               "give --data-root with a dev split (univs-bench split) to score locally")
         else:
-            from .evaluators.api import evaluate, path_sha256
+            from .evaluators.api import evaluate
             t1 = time.time()
             task = bench.default_task if bench.task_metrics else None
             if task:
@@ -366,7 +366,7 @@ class Runner:
             res = evaluate(bench.name, str(root / spec.gt), str(pred_path), task=task, options=spec.options)
             record["metrics"], record["per_video"] = res.metrics, res.per_video
             record["provenance"]["eval_seconds"] = round(time.time() - t1, 3)
-            record["provenance"]["gt_sha256"] = path_sha256(str(root / spec.gt))
+            record["provenance"]["gt_sha256"] = self._sha(str(root / spec.gt))  # cached: replay runs hashed it already
         atomic_write_text(metrics_path, json.dumps(record, indent=1, allow_nan=False))
         return record
 

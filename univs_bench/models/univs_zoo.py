@@ -236,6 +236,11 @@ class UniVSBenchModel(VideoModel):
     def name(self) -> str:
         return f"univs_{self.variant}" if self.variant else "univs"
 
+    @property
+    def official(self) -> bool:
+        """An official UniVS variant (r50/swint/swinb/swinl): official settings and class slices apply."""
+        return self.variant not in (None, "tiny")
+
     def describe(self) -> dict:
         return {"model": self.name, "config": self.config, "checkpoint": self.checkpoint,
                 "weights": "random" if not self.checkpoint else "checkpoint",
@@ -261,7 +266,7 @@ class UniVSBenchModel(VideoModel):
         if self._text_class_embeds():
             return {c: i for i, c in enumerate(cats)}
         k = self.net.sem_seg_head.predictor.class_text_embeds.shape[0]
-        off = OFFICIAL_CLASS_OFFSETS.get(bench.name) if self.variant not in (None, "tiny") else None
+        off = OFFICIAL_CLASS_OFFSETS.get(bench.name) if self.official else None
         if off is not None and off + len(cats) <= k:
             return {c: off + i for i, c in enumerate(cats)}
         if len(cats) <= k:
@@ -291,7 +296,7 @@ class UniVSBenchModel(VideoModel):
     def _text_class_embeds(self) -> bool:
         """Category embeddings come from the text encoder: an official variant with an encoder
         file and no ``class_embeds`` file."""
-        return bool(self.text_encoder) and not self.class_embeds and self.variant not in (None, "tiny")
+        return bool(self.text_encoder) and not self.class_embeds and self.official
 
     def _use_benchmark_classes(self, meta, bench) -> None:
         """Put the benchmark's category embeddings (category ids in increasing order) into the
@@ -314,14 +319,14 @@ class UniVSBenchModel(VideoModel):
         base = {"num_prev_frames_memory": self.memory_frames}
         if self.native_size:  # trained at the synthetic suite's own size: no test-time resize
             overrides.setdefault("test_size", None)
-        official = {} if self.variant in (None, "tiny") else official_test_settings(self.variant, bench.task, bench.name)
+        official = official_test_settings(self.variant, bench.task, bench.name) if self.official else {}
         return InferenceConfig.for_benchmark(bench.task, bench.name, base=base,
                                              overrides={**official, **overrides}, backbone=self.variant)
 
     def predict_video(self, item, meta, bench):
         import torch
 
-        if (self.variant not in (None, "tiny") and not self.class_embeds and bench.task in CLASS_TASKS
+        if (self.official and not self.class_embeds and bench.task in CLASS_TASKS
                 and not self._text_class_embeds()):
             # the decoder would otherwise score classes against seeded random embeddings
             raise InputError(f"{self.name}: task {bench.task} ({bench.name}) needs the CLIP text embeddings of "
@@ -358,7 +363,7 @@ class UniVSBenchModel(VideoModel):
                 try:
                     cmap = self._class_map(meta, bench)
                 except InputError:
-                    if self.variant not in (None, "tiny"):
+                    if self.official:
                         raise
                     cmap = {}  # a small model without the VIPSeg classes: no semantic help
                 if cmap:

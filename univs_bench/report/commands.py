@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import read_json_source
 from .leaderboard import DEFAULT_WORK_DIR, Leaderboard, load_results, load_tables, merge_measured
 
 
@@ -276,27 +277,6 @@ def frame_strip(gt: str, pred: str, video: str, out: str, frames: str | None = N
                             title=f"{video}: GT (top) vs prediction{note}")
 
 
-def _read_json_any(path: Path) -> object:
-    """A json file, the single json of a zip, or ``results.json``/``pred.json`` in a folder."""
-    import json
-    import zipfile
-    try:
-        if path.is_dir():
-            cand = [path / n for n in ("results.json", "pred.json") if (path / n).is_file()]
-            if not cand:
-                raise InputError(f"{path}: no results.json or pred.json in the folder")
-            path = cand[0]
-        if path.suffix == ".zip":
-            with zipfile.ZipFile(path) as z:
-                names = [n for n in z.namelist() if n.endswith(".json")]
-                if not names:
-                    raise InputError(f"{path}: no .json in the zip")
-                return json.loads(z.read(names[0]))
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise InputError(f"{path}: cannot read json ({e})") from None
-
-
 def vis_strip(gt: str, pred: str, video: str | None, out: str, frames: str | None = None,
               max_frames: int = 6) -> str:
     """Frame strip of a YouTube-VIS/OVIS video: GT tracks and the top-scoring predicted tracks
@@ -305,7 +285,7 @@ def vis_strip(gt: str, pred: str, video: str | None, out: str, frames: str | Non
     from pycocotools import mask as mask_utils
 
     from .plots import plot_frame_strip
-    doc = _read_json_any(Path(gt))
+    doc = read_json_source(gt)
     if not isinstance(doc, dict) or "videos" not in doc:
         raise InputError(f"--gt {gt}: not a YouTube-VIS/OVIS annotation json")
     vids = doc["videos"]
@@ -321,7 +301,7 @@ def vis_strip(gt: str, pred: str, video: str | None, out: str, frames: str | Non
     gts = [a for a in doc.get("annotations", []) if a["video_id"] == v["id"]]
     if not gts:
         raise InputError(f"--gt {gt}: video {v['id']} has no GT annotations (a released GT-less file?)")
-    res = _read_json_any(Path(pred))
+    res = read_json_source(pred)
     if not isinstance(res, list):
         raise InputError(f"--pred {pred}: results must be a json list of predictions")
     preds = sorted((p for p in res if isinstance(p, dict) and p.get("video_id") == v["id"]

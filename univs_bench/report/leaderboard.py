@@ -405,11 +405,6 @@ def ci_text(ci: Any, decimals: int = 1) -> str:
     return "[no CI]" if ci else ""
 
 
-def ci_note(doc: dict, metric: str, *, seed: int = 0, decimals: int = 1) -> str:
-    """``[lo, hi]`` for a metric from the doc's per-video statistics, ``[no CI]`` otherwise."""
-    return ci_text(cell_ci(doc, metric, seed=seed), decimals)
-
-
 def merge_measured(board: Leaderboard, work_dir: str | os.PathLike | None, *, ci: bool = False,
                    add_extra_columns: bool = True, seed: int = 0,
                    results: dict[str, dict[str, dict]] | None = None) -> Leaderboard:

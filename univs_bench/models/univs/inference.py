@@ -1629,13 +1629,13 @@ class StreamingInference:
         cm = torch.bincount(cols, minlength=self.resized[1]).float()
         above = torch.zeros(nq, device=masks.device)
         nonneg = torch.zeros_like(above)
-        for j in range(masks.shape[1]):
-            x = self._input_frames(masks[:, j])
+        frames = [self._input_frames(masks[:, j]) for j in range(masks.shape[1])]  # upsampled once
+        for x in frames:
             above += torch.einsum("qhw,h,w->q", (x > 1).float(), rm, cm)
             nonneg += torch.einsum("qhw,h,w->q", (x > -1).float(), rm, cm)
         probs = probs * (above / nonneg.clamp(min=1))[:, None]
-        for j, f in enumerate(fidx.tolist()):
-            m = self._input_frames(masks[:, j]).sigmoid()
+        for x, f in zip(frames, fidx.tolist()):
+            m = x.sigmoid()
             sem = torch.einsum("qk,qhw->khw", probs, m).argmax(0)
             sem = sem[rows][:, cols]
             if sub is not None:

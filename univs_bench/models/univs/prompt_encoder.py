@@ -213,10 +213,10 @@ class VisualPromptSampler:
         return tokens, token_pe, valid
 
 
-def mean_of_nonblank(tokens: Tensor) -> Tensor:
-    """Mean over the token axis (1) ignoring all-zero (blank) tokens, as the official code."""
-    count = (~(tokens == 0).all(-1)).sum(1).clamp(min=1)
-    return tokens.sum(1) / count.unsqueeze(-1).to(tokens.dtype)
+def mean_of_nonblank(tokens: Tensor, dim: int = 1) -> Tensor:
+    """Mean over the token axis ``dim`` ignoring all-zero (blank) tokens, as the official code."""
+    count = (~(tokens == 0).all(-1)).sum(dim).clamp(min=1)
+    return tokens.sum(dim) / count.unsqueeze(-1).to(tokens.dtype)
 
 
 class PromptSlotBuffer:
@@ -335,7 +335,7 @@ class PromptSlotBuffer:
         tok, pe = self.tokens[:, -t:], self.pe[:, -t:]
         if rows is not None:
             tok, pe = tok[rows], pe[rows]
-        return _mean_nonblank_slots(tok), _mean_nonblank_slots(pe)
+        return mean_of_nonblank(tok, dim=2), mean_of_nonblank(pe, dim=2)
 
     def keys(self, first_index: Tensor, rows=None) -> tuple[Tensor, Tensor]:
         """ProCA keys and positions (N, (1 + m) R, C), m = min(max(k, clip_length), S)."""
@@ -356,12 +356,6 @@ class PromptSlotBuffer:
         k_tok = torch.cat([first_tok[:, None], tok[:, -self.memory:]], 1).flatten(1, 2)
         k_pe = torch.cat([first_pe[:, None], pe[:, -self.memory:]], 1).flatten(1, 2)
         return k_tok, k_pe
-
-
-def _mean_nonblank_slots(x: Tensor) -> Tensor:
-    """(N, S, R, C) -> (N, S, C): mean over R of the tokens that are not all zero."""
-    count = (~(x == 0).all(-1)).sum(2).clamp(min=1)
-    return x.sum(2) / count.unsqueeze(-1).to(x.dtype)
 
 
 class TextPromptEncoder:
